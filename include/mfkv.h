@@ -1,0 +1,180 @@
+/*
+ * mfkv.h - reader library for mfkv stores.
+ *
+ * An mfkv store is one immutable LMDB file holding, for every user of a
+ * matrix-factorization model, the top-K items by predicted rating, each
+ * record protected by an XXH3-64 checksum that covers the key and the
+ * payload.  This library opens such a file read-only, memory-maps it and
+ * answers lookups without allocating or copying.
+ *
+ * Conventions
+ *  - Every fallible function returns an mfkv_status; 0 (MFKV_OK) is success.
+ *    mfkv_strerror() turns any status into a static string.
+ *  - The library never prints, never exits and never aborts on any input:
+ *    a truncated, corrupted, empty or foreign file gives a status, not a
+ *    crash and never wrong data.
+ *  - Threads: one mfkv_store handle may be used by any number of threads at
+ *    once for mfkv_get, mfkv_fallback, mfkv_item, mfkv_info and mfkv_verify.
+ *    Each thread lazily gets its own LMDB read transaction on first use.
+ *    mfkv_open and mfkv_close must not race with other calls on the handle.
+ *  - Views returned by mfkv_get/mfkv_fallback/mfkv_item point into the
+ *    mapping and stay valid until mfkv_close() of the handle.
+ *
+ * The on-disk layout is documented in src/format.h.
+ */
+#ifndef MFKV_H
+#define MFKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MFKV_VERSION_MAJOR 0
+#define MFKV_VERSION_MINOR 1
+#define MFKV_VERSION_PATCH 0
+#define MFKV_VERSION_STRING "0.1.0"
+
+/** Status codes. Positive, so a caller may use them as exit codes. */
+typedef enum mfkv_status {
+    MFKV_OK = 0,
+    MFKV_NOTFOUND = 1,  /**< no record for that key (the store is fine) */
+    MFKV_CORRUPT = 2,   /**< a checksum or structural check failed */
+    MFKV_FORMAT = 3,    /**< not an mfkv store, or truncated/foreign file */
+    MFKV_VERSION = 4,   /**< store written by a newer, incompatible major version */
+    MFKV_IO = 5,        /**< an operating-system call failed (see errno) */
+    MFKV_NOMEM = 6,     /**< out of memory */
+    MFKV_INVAL = 7,     /**< a bad argument to a library call */
+    MFKV_PARSE = 8,     /**< malformed input data (builder and loaders) */
+    MFKV_LIMIT = 9,     /**< a size limit was exceeded */
+    MFKV_INTERNAL = 10, /**< an unexpected error from a dependency */
+} mfkv_status;
+
+/** Static, human-readable text for a status; never NULL. */
+const char *mfkv_strerror(int status);
+
+/** The library's version string, e.g. "0.1.0". */
+const char *mfkv_version(void);
+
+/** An open store. Opaque. */
+typedef struct mfkv_store mfkv_store;
+
+/** Flags for mfkv_open(). */
+enum mfkv_open_flags {
+    /** Do not verify each record's checksum in mfkv_get()/mfkv_fallback().
+     * Only for callers that ran mfkv_verify() once after opening. */
+    MFKV_OPEN_NO_CHECKSUM = 1u << 0,
+};
+
+/**
+ * Open the store file at @p path read-only.
+ *
+ * Checks the LMDB header, that the file is long enough for every page the
+ * header claims, the mfkv magic and major version, and the metadata record's
+ * checksum.  It does not scan the records: see mfkv_verify().
+ *
+ * @param[out] out  receives the handle on success, NULL otherwise.
+ * @return MFKV_OK, MFKV_IO (errno set), MFKV_FORMAT, MFKV_VERSION,
+ *         MFKV_CORRUPT or MFKV_NOMEM.
+ */
+int mfkv_open(const char *path, unsigned flags, mfkv_store **out);
+
+/** Close a handle; NULL is accepted. Invalidates every view from it. */
+void mfkv_close(mfkv_store *store);
+
+/**
+ * A zero-copy view of one ranked list.  Read it through mfkv_list_item_index()
+ * and mfkv_list_score(): the bytes are only 2-byte aligned in the file, so
+ * the view never exposes typed pointers.
+ */
+typedef struct mfkv_list {
+    uint32_t count;           /**< number of entries, best first */
+    const unsigned char *raw; /**< internal: start of the entries */
+} mfkv_list;
+
+/**
+ * Look up the ranked list of user @p id (the id as given to the builder,
+ * e.g. "1"; @p id_len bytes, no terminator needed).
+ *
+ * Verifies the record's checksum unless the store was opened with
+ * MFKV_OPEN_NO_CHECKSUM.  Allocates nothing.
+ *
+ * @return MFKV_OK, MFKV_NOTFOUND, MFKV_CORRUPT or MFKV_INVAL.
+ */
+int mfkv_get(mfkv_store *store, const char *id, size_t id_len, mfkv_list *out);
+
+/** The list for users the model does not know: top-K by global + item bias.
+ * @return MFKV_OK, MFKV_NOTFOUND (the store has none) or MFKV_CORRUPT. */
+int mfkv_fallback(mfkv_store *store, mfkv_list *out);
+
+/** Index (into the item table) of entry @p i of @p list; i < list->count. */
+uint32_t mfkv_list_item_index(const mfkv_list *list, uint32_t i);
+
+/** Stored predicted rating of entry @p i of @p list; i < list->count. */
+float mfkv_list_score(const mfkv_list *list, uint32_t i);
+
+/** One row of the item table.  Strings are not NUL-terminated. */
+typedef struct mfkv_item_info {
+    const char *id;     size_t id_len;     /**< external item id, e.g. "3382" */
+    const char *title;  size_t title_len;  /**< UTF-8; empty when unknown */
+    const char *genres; size_t genres_len; /**< '|'-separated; may be empty */
+} mfkv_item_info;
+
+/**
+ * Item @p index of the item table (as returned by mfkv_list_item_index()).
+ * The row's checksum is always verified.
+ * @return MFKV_OK, MFKV_NOTFOUND (index out of range) or MFKV_CORRUPT.
+ */
+int mfkv_item(mfkv_store *store, uint32_t index, mfkv_item_info *out);
+
+/** Store-wide facts, from the metadata record. */
+typedef struct mfkv_info {
+    uint32_t format_major, format_minor;
+    uint32_t k;          /**< list length the store was built for */
+    uint32_t n_factors;  /**< latent factors of the model */
+    uint32_t n_users, n_items;
+    uint32_t has_fallback, has_titles;
+    int64_t build_time;  /**< seconds since the epoch (SOURCE_DATE_EPOCH if set) */
+    uint64_t digest;     /**< XXH3-64 over every record checksum, in key order */
+    const char *provenance; /**< "key=value\n" lines: builder, options, inputs */
+    size_t provenance_len;
+} mfkv_info;
+
+/** Fill @p out from the metadata read at open.  Strings point into the map. */
+int mfkv_info_get(mfkv_store *store, mfkv_info *out);
+
+/** What mfkv_verify() found. */
+typedef struct mfkv_verify_report {
+    uint64_t records_checked; /**< user, item, fallback and metadata records */
+    uint64_t records_bad;
+    uint64_t digest_computed; /**< compare with mfkv_info.digest */
+    char first_problem[256];  /**< empty when everything checked out */
+} mfkv_verify_report;
+
+/**
+ * Check every record's checksum and layout, the counts in the metadata, that
+ * every item index is inside the item table, and the whole-store digest.
+ * @return MFKV_OK when the store is sound, MFKV_CORRUPT otherwise (with
+ *         @p report filled either way), or MFKV_NOMEM/MFKV_INTERNAL.
+ */
+int mfkv_verify(mfkv_store *store, mfkv_verify_report *report);
+
+/** A cursor over all users, in byte-wise key order (see mfkv_iter_begin). */
+typedef struct mfkv_iter mfkv_iter;
+
+/**
+ * Start iterating over every user; each mfkv_iter_next() yields the next user
+ * id and its checksum-verified list.  Release with mfkv_iter_end() (NULL-safe).
+ * mfkv_iter_next returns MFKV_OK, MFKV_NOTFOUND at the end, or MFKV_CORRUPT.
+ * An iterator belongs to the thread that created it.
+ */
+int mfkv_iter_begin(mfkv_store *store, mfkv_iter **out);
+int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list);
+void mfkv_iter_end(mfkv_iter *it);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MFKV_H */

@@ -1,0 +1,97 @@
+/*
+ * format.h - the mfkv store format.  Every on-disk constant lives here.
+ *
+ * A store is ONE LMDB environment in a single file (MDB_NOSUBDIR), written
+ * once by the builder and never modified: readers open it with
+ * MDB_RDONLY | MDB_NOLOCK, so no lock file exists or is needed.
+ *
+ * It holds three named LMDB databases:
+ *
+ *   "meta"   key "header"    the metadata record (below)
+ *            key "fallback"  optional: the list served to unknown users
+ *   "users"  key = user id bytes as given to the builder (BigQuery ML ids are
+ *            strings; integer ids are their decimal text), 1..MFKV_MAX_ID_LEN
+ *   "items"  key = item index as 4 big-endian bytes, so LMDB's byte order is
+ *            index order
+ *
+ * Every value is a RECORD:
+ *
+ *   offset 0  u64  checksum = XXH3_64bits_withSeed(body, body_len,
+ *                     XXH3_64bits(key, key_len) ^ MFKV_CHECKSUM_DOMAIN)
+ *   offset 8  body
+ *
+ * The seed depends on the key, so a record served under the wrong key (a
+ * flipped key byte, a swapped payload) fails its checksum exactly like a
+ * flipped payload byte does.
+ *
+ * All integers and floats are little-endian.  LMDB only guarantees 2-byte
+ * alignment of values, so readers decode fields with memcpy, never by
+ * casting record pointers.
+ *
+ * List body (users and "fallback"):
+ *   u32 count                         0 <= count <= header.k
+ *   u32 item_index[count]             rank order, each < header.n_items
+ *   f32 score[count]                  non-increasing
+ *   length is exactly 4 + 8*count.
+ * Scores are the full predicted rating, global + user bias + item bias +
+ * dot(user, item), computed in double and rounded once to float.  Ties are
+ * ordered by item index, and the item table is sorted by item id (numerically
+ * when every id is a canonical unsigned decimal, else byte-wise), so ties are
+ * broken by item id ascending.
+ *
+ * Item body:
+ *   u32 id_len, u32 title_len, u32 genres_len, then the three byte strings.
+ *   Titles are UTF-8; genres are '|'-separated; both may be empty.
+ *
+ * Header body (fixed part is MFKV_HEADER_FIXED_LEN bytes):
+ *   0   u8[8] magic  MFKV_MAGIC
+ *   8   u32   format major     readers refuse a larger major
+ *   12  u32   format minor     additive changes only
+ *   16  u32   k
+ *   20  u32   n_factors
+ *   24  u32   n_users
+ *   28  u32   n_items
+ *   32  u32   flags            MFKV_FLAG_*
+ *   36  u32   provenance_len
+ *   40  i64   build_time       seconds since the epoch
+ *   48  u64   digest           see below
+ *   56  provenance bytes       "key=value\n" lines, UTF-8
+ *
+ * Store digest: XXH3_64bits over the concatenation of the u64 little-endian
+ * checksums of every users record (key order), then every items record (key
+ * order), then the fallback record if present.  The header is not included
+ * (it holds the digest).  `mfkv verify` recomputes it.
+ */
+#ifndef MFKV_FORMAT_H
+#define MFKV_FORMAT_H
+
+#define MFKV_MAGIC "MFKVSTOR"
+#define MFKV_MAGIC_LEN 8
+#define MFKV_FORMAT_MAJOR 1u
+#define MFKV_FORMAT_MINOR 0u
+
+#define MFKV_DB_META "meta"
+#define MFKV_DB_USERS "users"
+#define MFKV_DB_ITEMS "items"
+#define MFKV_DB_COUNT 3
+
+#define MFKV_KEY_HEADER "header"
+#define MFKV_KEY_FALLBACK "fallback"
+
+#define MFKV_CHECKSUM_DOMAIN 0x6d666b7672656331ull /* "mfkvrec1" */
+
+#define MFKV_RECORD_CHECKSUM_LEN 8
+#define MFKV_LIST_COUNT_LEN 4
+#define MFKV_LIST_ENTRY_LEN 8 /* u32 index + f32 score */
+#define MFKV_ITEM_FIXED_LEN 12
+#define MFKV_HEADER_FIXED_LEN 56
+
+#define MFKV_FLAG_FALLBACK 1u
+#define MFKV_FLAG_TITLES 2u
+
+/* Limits the builder enforces and the reader relies on. */
+#define MFKV_MAX_ID_LEN 255u /* LMDB's default max key size is 511 */
+#define MFKV_MAX_K 100000u
+#define MFKV_MAX_TEXT_LEN 65535u /* one title or genres string */
+
+#endif /* MFKV_FORMAT_H */
