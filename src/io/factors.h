@@ -42,6 +42,20 @@ typedef struct mfkv_npy_paths {
 
 int mfkv_load_npy_model(const mfkv_npy_paths *paths, mfkv_model *out, mfkv_diag *d);
 
+/* A folder of .npy inputs with fixed names, as `mfkv weights --format npy`
+ * writes it: user_factors.npy, item_factors.npy, user_bias.npy, item_bias.npy
+ * (biases optional), user_ids.txt, item_ids.txt and global_bias.txt (one
+ * number; optional, 0 when absent). */
+#define MFKV_NPY_USER_FACTORS "user_factors.npy"
+#define MFKV_NPY_ITEM_FACTORS "item_factors.npy"
+#define MFKV_NPY_USER_BIAS "user_bias.npy"
+#define MFKV_NPY_ITEM_BIAS "item_bias.npy"
+#define MFKV_NPY_USER_IDS "user_ids.txt"
+#define MFKV_NPY_ITEM_IDS "item_ids.txt"
+#define MFKV_NPY_GLOBAL_BIAS "global_bias.txt"
+
+int mfkv_load_npy_dir(const char *dir, mfkv_model *out, mfkv_diag *d);
+
 /* Read one .npy file (float32 or float64, little-endian, C order, 1-D or 2-D)
  * into a newly allocated float array.  *cols is 1 for a 1-D array. */
 int mfkv_npy_read(const char *path, float **data, uint64_t *rows, uint64_t *cols, mfkv_diag *d);

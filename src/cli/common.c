@@ -1,0 +1,61 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+const char *cli_store_path(const char *flag_value)
+{
+    if (flag_value) return flag_value;
+    const char *env = getenv("MFKV_STORE");
+    return env && *env ? env : MFKV_DEFAULT_STORE;
+}
+
+int cli_exit_for(int status)
+{
+    switch (status) {
+    case MFKV_OK: return MFKV_EXIT_OK;
+    case MFKV_NOTFOUND: return MFKV_EXIT_NOTFOUND;
+    case MFKV_INVAL: return MFKV_EXIT_USAGE;
+    case MFKV_CORRUPT: case MFKV_FORMAT: case MFKV_VERSION: return MFKV_EXIT_CORRUPT;
+    default: return MFKV_EXIT_INPUT;
+    }
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mfkv: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_parse_u32(const char *opt, const char *s, unsigned long min, unsigned long max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v < min || v > max) {
+        cli_error("%s: expected an integer from %lu to %lu, got '%s'", opt, min, max, s);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int cli_parse_double(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) {
+        cli_error("%s: expected a finite number, got '%s'", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
