@@ -1,0 +1,72 @@
+/*
+ * fields.h - splitting lines of delimited text into fields, and finding
+ * columns by name in a header.
+ *
+ * Two dialects: MovieLens `.dat` files separate fields by "::" and never
+ * quote; CSV and TSV separate by one character and may quote a field in
+ * double quotes with "" for a quote (RFC 4180, within one line).  Quoted
+ * lines go through libcsv; the many lines without a quote are split directly
+ * because they dominate large rating logs.
+ */
+#ifndef MFKV_IO_FIELDS_H
+#define MFKV_IO_FIELDS_H
+
+#include <csv.h>
+#include <stddef.h>
+
+#include "../common/diag.h"
+
+typedef struct mfkv_fields {
+    size_t n;            /* fields of the last split line */
+    const char **s;      /* s[i], len[i]: field i; valid until the next split */
+    size_t *len;
+    size_t cap;
+    const char *sep;     /* "::", "," or "\t" */
+    int quoted;          /* CSV quoting applies */
+    char *scratch;       /* unquoted copies of the fields of a quoted line */
+    size_t scratch_len, scratch_cap;
+    struct csv_parser csv;
+    int csv_ready, status;
+} mfkv_fields;
+
+/* Choose the dialect from the first line of a file: "::" anywhere means a
+ * `.dat` file, which has no header; otherwise the line is a header and a tab
+ * in it means TSV, else CSV.  Returns 1 when @p line is a header, 0 if not. */
+int mfkv_fields_init(mfkv_fields *f, const char *line, size_t len);
+void mfkv_fields_free(mfkv_fields *f);
+
+/* Split @p line into f->n fields.  Returns MFKV_OK, MFKV_NOMEM, or MFKV_PARSE
+ * for malformed quoting, in which case the bad field is number f->n (from 0). */
+int mfkv_fields_split(mfkv_fields *f, const char *line, size_t len);
+
+/* Column names of a header line, copied so they outlive the line. */
+typedef struct mfkv_header {
+    size_t n;
+    char **names;
+} mfkv_header;
+
+/* Split @p line, line @p lineno of @p path, as a header.  Returns MFKV_OK,
+ * MFKV_NOMEM or MFKV_PARSE. */
+int mfkv_header_read(mfkv_header *h, mfkv_fields *f, const char *line, size_t len,
+                     const char *path, size_t lineno, mfkv_diag *d);
+void mfkv_header_free(mfkv_header *h);
+
+/* The column whose name is @p wanted, or when @p wanted is NULL the first
+ * of @p candidates (a NULL-terminated list, in order of preference) present;
+ * names compare without regard to ASCII case.  Returns its index, or -1. */
+int mfkv_header_find(const mfkv_header *h, const char *wanted, const char *const *candidates);
+
+/* mfkv_header_find for a column that must be there: fails (MFKV_PARSE) with
+ * "PATH:LINENO: field ROLE: ..." listing what was looked for. */
+int mfkv_header_require(const mfkv_header *h, const char *role, const char *wanted,
+                        const char *const *candidates, const char *path, size_t lineno,
+                        int *col, mfkv_diag *d);
+
+/* Split data line @p lineno of @p path and check that it has exactly
+ * @p expected fields, named by @p names; on failure (MFKV_PARSE) the diag
+ * names the field with malformed quoting, the first missing field or the
+ * first extra one.  MFKV_NOMEM otherwise. */
+int mfkv_fields_row(mfkv_fields *f, const char *line, size_t len, size_t expected,
+                    const char *const *names, const char *path, size_t lineno, mfkv_diag *d);
+
+#endif
