@@ -2,13 +2,17 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "mfkv.h"
 
+/* A multiply-xorshift mix (the splitmix64 finalizer): one inline step is
+ * enough to spread keys that differ only in a few low bits of each half. */
 static size_t slot_of(const mfkv_u64set *s, uint64_t stored)
 {
-    return (size_t)XXH3_64bits(&stored, sizeof stored) & s->mask;
+    uint64_t x = stored;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return (size_t)(x ^ (x >> 31)) & s->mask;
 }
 
 void mfkv_u64set_free(mfkv_u64set *s)
