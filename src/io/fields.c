@@ -1,9 +1,7 @@
 #include "fields.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mfkv.h"
 
@@ -135,55 +133,4 @@ int mfkv_fields_row(mfkv_fields *f, const char *line, size_t len, size_t expecte
         return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field #%zu: extra field (expected %zu fields)",
                          path, lineno, expected + 1, expected);
     return MFKV_OK;
-}
-
-void mfkv_header_free(mfkv_header *h)
-{
-    for (size_t i = 0; i < h->n; i++) free(h->names[i]);
-    free(h->names);
-    memset(h, 0, sizeof *h);
-}
-
-int mfkv_header_read(mfkv_header *h, mfkv_fields *f, const char *line, size_t len,
-                     const char *path, size_t lineno, mfkv_diag *d)
-{
-    memset(h, 0, sizeof *h);
-    int rc = mfkv_fields_split(f, line, len);
-    if (rc == MFKV_PARSE)
-        return mfkv_fail(d, rc, "%s:%zu: field #%zu: malformed quoting in the header", path,
-                         lineno, f->n + 1);
-    if (!rc && !(h->names = calloc(f->n, sizeof *h->names))) rc = MFKV_NOMEM;
-    for (size_t i = 0; !rc && i < f->n; i++, h->n++)
-        if (!(h->names[i] = strndup(f->s[i], f->len[i]))) rc = MFKV_NOMEM;
-    if (rc) {
-        mfkv_header_free(h);
-        return mfkv_fail(d, rc, "%s: out of memory", path);
-    }
-    return MFKV_OK;
-}
-
-int mfkv_header_find(const mfkv_header *h, const char *wanted, const char *const *candidates)
-{
-    const char *one[] = {wanted, NULL};
-    for (const char *const *c = wanted ? one : candidates; *c; c++)
-        for (size_t i = 0; i < h->n; i++)
-            if (strcasecmp(h->names[i], *c) == 0) return (int)i;
-    return -1;
-}
-
-int mfkv_header_require(const mfkv_header *h, const char *role, const char *wanted,
-                        const char *const *candidates, const char *path, size_t lineno,
-                        int *col, mfkv_diag *d)
-{
-    *col = mfkv_header_find(h, wanted, candidates);
-    if (*col >= 0) return MFKV_OK;
-    if (wanted)
-        return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s: no such column in the header", path,
-                         lineno, wanted);
-    char list[128] = "";
-    for (const char *const *c = candidates; *c; c++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                 c == candidates ? "" : (c[1] ? ", " : " or "), *c);
-    return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s: the header has no column named %s", path,
-                     lineno, role, list);
 }

@@ -1,6 +1,5 @@
 /*
- * fields.h - splitting lines of delimited text into fields, and finding
- * columns by name in a header.
+ * fields.h - splitting lines of delimited text into fields.
  *
  * Two dialects: MovieLens `.dat` files separate fields by "::" and never
  * quote; CSV and TSV separate by one character and may quote a field in
@@ -38,29 +37,6 @@ void mfkv_fields_free(mfkv_fields *f);
 /* Split @p line into f->n fields.  Returns MFKV_OK, MFKV_NOMEM, or MFKV_PARSE
  * for malformed quoting, in which case the bad field is number f->n (from 0). */
 int mfkv_fields_split(mfkv_fields *f, const char *line, size_t len);
-
-/* Column names of a header line, copied so they outlive the line. */
-typedef struct mfkv_header {
-    size_t n;
-    char **names;
-} mfkv_header;
-
-/* Split @p line, line @p lineno of @p path, as a header.  Returns MFKV_OK,
- * MFKV_NOMEM or MFKV_PARSE. */
-int mfkv_header_read(mfkv_header *h, mfkv_fields *f, const char *line, size_t len,
-                     const char *path, size_t lineno, mfkv_diag *d);
-void mfkv_header_free(mfkv_header *h);
-
-/* The column whose name is @p wanted, or when @p wanted is NULL the first
- * of @p candidates (a NULL-terminated list, in order of preference) present;
- * names compare without regard to ASCII case.  Returns its index, or -1. */
-int mfkv_header_find(const mfkv_header *h, const char *wanted, const char *const *candidates);
-
-/* mfkv_header_find for a column that must be there: fails (MFKV_PARSE) with
- * "PATH:LINENO: field ROLE: ..." listing what was looked for. */
-int mfkv_header_require(const mfkv_header *h, const char *role, const char *wanted,
-                        const char *const *candidates, const char *path, size_t lineno,
-                        int *col, mfkv_diag *d);
 
 /* Split data line @p lineno of @p path and check that it has exactly
  * @p expected fields, named by @p names; on failure (MFKV_PARSE) the diag
