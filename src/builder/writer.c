@@ -17,6 +17,7 @@
 #include "common/bytes.h"
 #include "mfkv.h"
 #include "reader/record.h"
+#include "reader/trailer.h"
 
 enum { RECORDS_PER_TXN = 16384 }; /* bounds LMDB's dirty-page list */
 
@@ -230,6 +231,7 @@ int mfkv_store_write(const char *path, const mfkv_store_contents *c, mfkv_diag *
     if (w.env) mdb_env_close(w.env);
     free(w.buf);
     XXH3_freeState(w.digest);
+    if (!rc && mfkv_trailer_append(f.fd)) rc = mfkv_fail_errno(d, "%s: cannot write the trailer", f.tmp);
     if (rc) {
         mfkv_atomic_abort(&f);
         return rc;
