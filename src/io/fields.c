@@ -1,136 +1,152 @@
 #include "fields.h"
 
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "mfkv.h"
+#include "utf8.h"
 
-static int no_char(unsigned char c) { (void)c; return 0; }
-
-/* Nothing counts as padding or as a line end inside a line: a field is
- * exactly the bytes between its delimiters. */
-static int csv_start(mfkv_fields *f)
+int mfkv_fail_at(mfkv_diag *d, const mfkv_where *w, const char *fmt, ...)
 {
-    if (csv_init(&f->csv, CSV_STRICT | CSV_STRICT_FINI)) return MFKV_NOMEM;
-    csv_set_delim(&f->csv, (unsigned char)f->sep[0]);
-    csv_set_space_func(&f->csv, no_char);
-    csv_set_term_func(&f->csv, no_char);
-    f->csv_ready = 1;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s: %s", w->path, w->line, w->field, msg);
+}
+
+const char *mfkv_quote(char buf[MFKV_QUOTE_LEN], const char *s, size_t len)
+{
+    size_t max = MFKV_QUOTE_LEN - 4, n = len < max ? len : max;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    if (len > max) memcpy(buf + n, "...", 3), n += 3;
+    buf[n] = '\0';
+    return buf;
+}
+
+/* "PROBLEM: "VALUE"" at @p w. */
+static int fail_value(mfkv_diag *d, const mfkv_where *w, const char *problem, const char *s,
+                      size_t len)
+{
+    char q[MFKV_QUOTE_LEN];
+    return mfkv_fail_at(d, w, "%s: \"%s\"", problem, mfkv_quote(q, s, len));
+}
+
+static int check_utf8(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
+{
+    size_t bad = mfkv_utf8_invalid_at(s, len);
+    if (bad < len) return mfkv_fail_at(d, w, "invalid UTF-8 at byte %zu", bad + 1);
     return MFKV_OK;
 }
 
-int mfkv_fields_init(mfkv_fields *f, const char *line, size_t len)
+int mfkv_check_id(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
 {
-    memset(f, 0, sizeof *f);
-    if (memmem(line, len, "::", 2)) {
-        f->sep = "::";
-        return 0;
-    }
-    f->sep = memchr(line, '\t', len) ? "\t" : ",";
-    f->quoted = 1;
-    return 1;
-}
-
-void mfkv_fields_free(mfkv_fields *f)
-{
-    if (f->csv_ready) csv_free(&f->csv);
-    free(f->s);
-    free(f->len);
-    free(f->scratch);
-    memset(f, 0, sizeof *f);
-}
-
-static int push(mfkv_fields *f, const char *s, size_t len)
-{
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        const char **ns = realloc(f->s, cap * sizeof *ns);
-        if (!ns) return MFKV_NOMEM;
-        f->s = ns;
-        size_t *nl = realloc(f->len, cap * sizeof *nl);
-        if (!nl) return MFKV_NOMEM;
-        f->len = nl;
-        f->cap = cap;
-    }
-    f->s[f->n] = s;
-    f->len[f->n] = len;
-    f->n++;
+    if (len == 0) return mfkv_fail_at(d, w, "empty id");
+    if (len > MFKV_MAX_ID_LEN)
+        return mfkv_fail_at(d, w, "id of %zu bytes is longer than %u", len, MFKV_MAX_ID_LEN);
+    int rc = check_utf8(w, s, len, d);
+    if (rc) return rc;
+    if (memchr(s, '\0', len) || memchr(s, '\n', len) || memchr(s, '\r', len))
+        return fail_value(d, w, "id holds a NUL byte or line break", s, len);
     return MFKV_OK;
 }
 
-static int split_plain(mfkv_fields *f, const char *line, size_t len)
+int mfkv_add_id(const mfkv_where *w, mfkv_idtab *ids, const char *s, size_t len, uint32_t *index,
+                int *added, mfkv_diag *d)
 {
-    size_t seplen = strlen(f->sep);
-    const char *p = line, *end = line + len;
-    for (;;) {
-        const char *q = seplen == 1 ? memchr(p, f->sep[0], (size_t)(end - p))
-                                    : memmem(p, (size_t)(end - p), f->sep, seplen);
-        int rc = push(f, p, q ? (size_t)(q - p) : (size_t)(end - p));
-        if (rc || !q) return rc;
-        p = q + seplen;
-    }
+    int rc = mfkv_idtab_intern(ids, s, len, index, added);
+    if (rc)
+        return mfkv_fail(d, rc, "%s:%zu: field %s: cannot add id: %s", w->path, w->line, w->field,
+                         mfkv_strerror(rc));
+    return MFKV_OK;
 }
 
-/* libcsv hands each field over in its own buffer: copy it into scratch,
- * which was sized for the whole line so the pointers stay put. */
-static void on_csv_field(void *s, size_t len, void *data)
+int mfkv_check_text(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
 {
-    mfkv_fields *f = data;
-    char *dst = f->scratch + f->scratch_len;
-    if (len) memcpy(dst, s, len); /* libcsv passes NULL for an empty first field */
-    f->scratch_len += len;
-    if (push(f, dst, len)) f->status = MFKV_NOMEM;
+    if (len > MFKV_MAX_TEXT_LEN)
+        return mfkv_fail_at(d, w, "%zu bytes is longer than %u", len, MFKV_MAX_TEXT_LEN);
+    return check_utf8(w, s, len, d);
 }
 
-static int split_quoted(mfkv_fields *f, const char *line, size_t len)
+int mfkv_parse_finite(const mfkv_where *w, const char *s, size_t len, double *out, mfkv_diag *d)
 {
-    if (f->scratch_cap < len) {
-        char *sc = realloc(f->scratch, len);
-        if (!sc) return MFKV_NOMEM;
-        f->scratch = sc;
-        f->scratch_cap = len;
-    }
-    f->scratch_len = 0;
-    f->status = MFKV_OK;
-    if (!f->csv_ready && csv_start(f)) return MFKV_NOMEM;
-    /* libcsv grows its field buffer by this fixed step; a step of the whole
-     * line keeps a long quoted field from costing quadratic copying. */
-    csv_set_blk_size(&f->csv, len + 1);
-    size_t used = csv_parse(&f->csv, line, len, on_csv_field, NULL, f);
-    int bad = used != len || csv_fini(&f->csv, on_csv_field, NULL, f) != 0;
-    if (bad) {
-        int err = csv_error(&f->csv);
-        /* After an error libcsv keeps its state; start afresh for the next line. */
-        csv_free(&f->csv);
-        f->csv_ready = 0;
-        return err == CSV_EPARSE ? MFKV_PARSE : MFKV_NOMEM;
-    }
-    return f->status;
+    /* strtod needs a terminated string; longer text is no plain number. */
+    char buf[128];
+    if (len == 0 || len >= sizeof buf) return fail_value(d, w, "not a number", s, len);
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    /* strtod would also take leading blanks and hex floats. */
+    if (isspace((unsigned char)buf[0]) || strpbrk(buf, "xX"))
+        return fail_value(d, w, "not a number", s, len);
+    char *end;
+    double v = strtod(buf, &end);
+    if (end != buf + len) return fail_value(d, w, "not a number", s, len);
+    if (!isfinite(v)) return fail_value(d, w, "not a finite number", s, len);
+    *out = v;
+    return MFKV_OK;
 }
 
-int mfkv_fields_split(mfkv_fields *f, const char *line, size_t len)
+int mfkv_parse_float(const mfkv_where *w, const char *s, size_t len, float *out, mfkv_diag *d)
 {
-    f->n = 0;
-    if (f->quoted && memchr(line, '"', len)) return split_quoted(f, line, len);
-    return split_plain(f, line, len);
+    double v;
+    int rc = mfkv_parse_finite(w, s, len, &v, d);
+    if (rc) return rc;
+    if (!isfinite((float)v)) return fail_value(d, w, "not a finite number", s, len);
+    *out = (float)v;
+    return MFKV_OK;
 }
 
-int mfkv_fields_row(mfkv_fields *f, const char *line, size_t len, size_t expected,
-                    const char *const *names, const char *path, size_t lineno, mfkv_diag *d)
+enum { DIGITS_OK, NOT_DIGITS, ABOVE_LIMIT };
+
+/* s[0..len) as a decimal number of digits only, no greater than @p limit
+ * (at most 2^63, so the checks below cannot wrap). */
+static int scan_digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
 {
-    int rc = mfkv_fields_split(f, line, len);
-    if (rc == MFKV_PARSE) {
-        if (f->n < expected)
-            return mfkv_fail(d, rc, "%s:%zu: field %s: malformed quoting", path, lineno,
-                             names[f->n]);
-        return mfkv_fail(d, rc, "%s:%zu: field #%zu: malformed quoting", path, lineno, f->n + 1);
+    if (len == 0) return NOT_DIGITS;
+    uint64_t v = 0;
+    int above = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned digit = (unsigned char)s[i] - '0';
+        if (digit > 9) return NOT_DIGITS;
+        above = above || v > limit / 10 || v * 10 + digit > limit;
+        if (!above) v = v * 10 + digit;
     }
-    if (rc) return mfkv_fail(d, rc, "%s: out of memory", path);
-    if (f->n < expected)
-        return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s: missing (line has %zu of %zu fields)",
-                         path, lineno, names[f->n], f->n, expected);
-    if (f->n > expected)
-        return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field #%zu: extra field (expected %zu fields)",
-                         path, lineno, expected + 1, expected);
+    *out = v;
+    return above ? ABOVE_LIMIT : DIGITS_OK;
+}
+
+int mfkv_parse_int64(const mfkv_where *w, const char *s, size_t len, int64_t *out, mfkv_diag *d)
+{
+    int neg = len && s[0] == '-';
+    size_t sign = len && (s[0] == '-' || s[0] == '+');
+    uint64_t v = 0;
+    switch (scan_digits(s + sign, len - sign, (uint64_t)INT64_MAX + (unsigned)neg, &v)) {
+    case NOT_DIGITS: return fail_value(d, w, "not an integer", s, len);
+    case ABOVE_LIMIT: return fail_value(d, w, "integer out of range", s, len);
+    }
+    /* -(v - 1) - 1 reaches INT64_MIN without an overflowing negation. */
+    *out = neg && v ? -(int64_t)(v - 1) - 1 : (int64_t)v;
+    return MFKV_OK;
+}
+
+int mfkv_parse_uint(const mfkv_where *w, const char *s, size_t len, uint32_t min, uint32_t max,
+                    uint32_t *out, mfkv_diag *d)
+{
+    uint64_t v = 0;
+    if (scan_digits(s, len, max, &v) != DIGITS_OK || v < min) {
+        char what[64];
+        snprintf(what, sizeof what, "not a whole number in %u..%u", min, max);
+        return fail_value(d, w, what, s, len);
+    }
+    *out = (uint32_t)v;
     return MFKV_OK;
 }

@@ -1,48 +1,58 @@
 /*
- * fields.h - splitting lines of delimited text into fields.
+ * fields.h - checking single values read from text inputs.
  *
- * Two dialects: MovieLens `.dat` files separate fields by "::" and never
- * quote; CSV and TSV separate by one character and may quote a field in
- * double quotes with "" for a quote (RFC 4180, within one line).  Quoted
- * lines go through libcsv; the many lines without a quote are split directly
- * because they dominate large rating logs.
+ * Every loader, of weights or of ratings, reports a bad value the same way:
+ * each function takes the place the value came from (file, line, field
+ * name) and fails with MFKV_PARSE and "FILE:LINE: field NAME: problem".
  */
 #ifndef MFKV_IO_FIELDS_H
 #define MFKV_IO_FIELDS_H
 
-#include <csv.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../common/diag.h"
+#include "../common/idtab.h"
 
-typedef struct mfkv_fields {
-    size_t n;            /* fields of the last split line */
-    const char **s;      /* s[i], len[i]: field i; valid until the next split */
-    size_t *len;
-    size_t cap;
-    const char *sep;     /* "::", "," or "\t" */
-    int quoted;          /* CSV quoting applies */
-    char *scratch;       /* unquoted copies of the fields of a quoted line */
-    size_t scratch_len, scratch_cap;
-    struct csv_parser csv;
-    int csv_ready, status;
-} mfkv_fields;
+/* Where a value came from, for messages. */
+typedef struct mfkv_where {
+    const char *path;
+    size_t line;
+    const char *field;
+} mfkv_where;
 
-/* Choose the dialect from the first line of a file: "::" anywhere means a
- * `.dat` file, which has no header; otherwise the line is a header and a tab
- * in it means TSV, else CSV.  Returns 1 when @p line is a header, 0 if not. */
-int mfkv_fields_init(mfkv_fields *f, const char *line, size_t len);
-void mfkv_fields_free(mfkv_fields *f);
+/* An external id: 1..MFKV_MAX_ID_LEN bytes of UTF-8 without NUL or line
+ * breaks (ids are written back one per line). */
+int mfkv_check_id(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d);
 
-/* Split @p line into f->n fields.  Returns MFKV_OK, MFKV_NOMEM, or MFKV_PARSE
- * for malformed quoting, in which case the bad field is number f->n (from 0). */
-int mfkv_fields_split(mfkv_fields *f, const char *line, size_t len);
+/* Add an id checked with mfkv_check_id to @p ids (see mfkv_idtab_intern);
+ * a full table or lack of memory is reported at @p w. */
+int mfkv_add_id(const mfkv_where *w, mfkv_idtab *ids, const char *s, size_t len, uint32_t *index,
+                int *added, mfkv_diag *d);
 
-/* Split data line @p lineno of @p path and check that it has exactly
- * @p expected fields, named by @p names; on failure (MFKV_PARSE) the diag
- * names the field with malformed quoting, the first missing field or the
- * first extra one.  MFKV_NOMEM otherwise. */
-int mfkv_fields_row(mfkv_fields *f, const char *line, size_t len, size_t expected,
-                    const char *const *names, const char *path, size_t lineno, mfkv_diag *d);
+/* Text such as a title: valid UTF-8 of at most MFKV_MAX_TEXT_LEN bytes. */
+int mfkv_check_text(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d);
+
+/* A finite decimal number ("4", "-1.5e-3"; no "nan", "inf", hex or blanks). */
+int mfkv_parse_finite(const mfkv_where *w, const char *s, size_t len, double *out, mfkv_diag *d);
+
+/* Like mfkv_parse_finite, and also finite once rounded to float. */
+int mfkv_parse_float(const mfkv_where *w, const char *s, size_t len, float *out, mfkv_diag *d);
+
+/* An optionally signed decimal integer that fits int64_t. */
+int mfkv_parse_int64(const mfkv_where *w, const char *s, size_t len, int64_t *out, mfkv_diag *d);
+
+/* An unsigned decimal integer (digits only) in min..max. */
+int mfkv_parse_uint(const mfkv_where *w, const char *s, size_t len, uint32_t min, uint32_t max,
+                    uint32_t *out, mfkv_diag *d);
+
+/* @p s shortened and with control bytes replaced, for quoting input in a
+ * message; returns @p buf. */
+#define MFKV_QUOTE_LEN 48
+const char *mfkv_quote(char buf[MFKV_QUOTE_LEN], const char *s, size_t len);
+
+/* The usual parse error at @p w: "FILE:LINE: field NAME: " and the message. */
+int mfkv_fail_at(mfkv_diag *d, const mfkv_where *w, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

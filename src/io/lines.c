@@ -43,14 +43,14 @@ static int refill(mfkv_lines *r, mfkv_diag *d)
             return mfkv_fail(d, MFKV_LIMIT, "%s:%zu: line longer than %zu bytes", r->path,
                              r->line + 1, (size_t)MFKV_MAX_LINE_LEN);
         char *buf = realloc(r->buf, r->cap * 2);
-        if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s: out of memory", r->path);
+        if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);
         r->buf = buf;
         r->cap *= 2;
     }
     size_t got = fread(r->buf + r->tail, 1, r->cap - r->tail, r->f);
     r->tail += got;
     if (got == 0) {
-        if (ferror(r->f)) return mfkv_fail_errno(d, "%s: read failed", r->path);
+        if (ferror(r->f)) return mfkv_fail_errno(d, "%s:%zu: read error", r->path, r->line + 1);
         r->eof = 1;
     }
     return MFKV_OK;
@@ -58,28 +58,43 @@ static int refill(mfkv_lines *r, mfkv_diag *d)
 
 int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
 {
-    for (;;) {
-        size_t scanned = 0; /* bytes of the current line already searched */
-        char *nl;
-        while (!(nl = memchr(r->buf + r->head + scanned, '\n', r->tail - r->head - scanned))) {
-            if (r->eof) break;
-            scanned = r->tail - r->head;
-            int rc = refill(r, d);
-            if (rc) return rc;
-        }
-        if (!nl && r->head == r->tail) return MFKV_NOTFOUND;
-        char *start = r->buf + r->head;
-        size_t n = nl ? (size_t)(nl - start) : r->tail - r->head;
-        r->head += nl ? n + 1 : n;
-        r->line++;
-        if (r->line == 1 && n >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) {
-            start += 3;
-            n -= 3;
-        }
-        if (n && start[n - 1] == '\r') n--;
-        if (n == 0) continue;
-        *s = start;
-        *len = n;
-        return MFKV_OK;
+    size_t scanned = 0; /* bytes of the current line already searched */
+    char *nl;
+    while (!(nl = memchr(r->buf + r->head + scanned, '\n', r->tail - r->head - scanned))) {
+        if (r->eof) break;
+        scanned = r->tail - r->head;
+        int rc = refill(r, d);
+        if (rc) return rc;
     }
+    if (!nl && r->head == r->tail) return MFKV_NOTFOUND;
+    char *start = r->buf + r->head;
+    size_t n = nl ? (size_t)(nl - start) : r->tail - r->head;
+    r->head += nl ? n + 1 : n;
+    if (++r->line == 1 && n >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) {
+        start += 3;
+        n -= 3;
+    }
+    if (n && start[n - 1] == '\r') n--;
+    *s = start;
+    *len = n;
+    return MFKV_OK;
+}
+
+int mfkv_lines_each(const char *path, mfkv_line_fn fn, void *ctx, size_t *n_lines, mfkv_diag *d)
+{
+    mfkv_lines in;
+    int rc = mfkv_lines_open(&in, path, d);
+    while (!rc) {
+        const char *s;
+        size_t len;
+        rc = mfkv_lines_next(&in, &s, &len, d);
+        if (rc == MFKV_NOTFOUND) {
+            rc = MFKV_OK;
+            break;
+        }
+        if (!rc) rc = fn(ctx, &in, s, len, d);
+    }
+    *n_lines = in.line;
+    mfkv_lines_close(&in);
+    return rc;
 }

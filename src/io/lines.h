@@ -1,11 +1,12 @@
 /*
- * lines.h - buffered reading of a text file line by line.
+ * lines.h - reading a text file line by line, for every text loader.
  *
  * Rating logs run to tens of millions of lines, so lines are handed out as
- * views into one reusable buffer instead of being copied.  A UTF-8 byte order
- * mark before line 1 and a CR before each LF are dropped; empty lines are
- * skipped (editors and exports often leave one at the end), but still count
- * in line numbers.
+ * views into one reusable buffer instead of being copied.  Lines are counted
+ * from 1 so errors can say FILE:LINE; a UTF-8 byte order mark before line 1
+ * is dropped, and a line may end in "\n", "\r\n" or nothing (the last line).
+ * Lines may hold NUL bytes, so callers get a length.  Empty lines are
+ * returned too: whether a blank line means anything is the format's call.
  */
 #ifndef MFKV_IO_LINES_H
 #define MFKV_IO_LINES_H
@@ -17,21 +18,31 @@
 
 typedef struct mfkv_lines {
     const char *path;
-    size_t line;         /* number of the line last returned, from 1 */
+    size_t line;            /* number of the line last returned; 0 before the first */
     FILE *f;
     char *buf;
     size_t cap, head, tail; /* unread bytes are buf[head..tail) */
     int eof;
 } mfkv_lines;
 
+/* A line longer than this is refused rather than buffered whole. */
+#define MFKV_MAX_LINE_LEN ((size_t)64 << 20)
+
+/* Open @p path for reading; MFKV_IO with the path in the diag on failure,
+ * when nothing is left to close (closing again is harmless). */
 int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d);
 void mfkv_lines_close(mfkv_lines *r);
 
-/* The next non-empty line, without its line end; valid until the next call.
- * Returns MFKV_OK, MFKV_NOTFOUND at the end of the file, or MFKV_IO,
+/* The next line, without its line end, in *s and *len; valid until the next
+ * call.  Returns MFKV_OK, MFKV_NOTFOUND at the end of the file, or MFKV_IO,
  * MFKV_NOMEM, MFKV_LIMIT (a line longer than MFKV_MAX_LINE_LEN). */
 int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d);
 
-#define MFKV_MAX_LINE_LEN ((size_t)64 << 20)
+/* Call @p fn on every line of @p path (its number in r->line), stopping at
+ * the first non-zero status, which is returned; *n_lines receives the
+ * number of lines read. */
+typedef int (*mfkv_line_fn)(void *ctx, const mfkv_lines *r, const char *s, size_t len,
+                            mfkv_diag *d);
+int mfkv_lines_each(const char *path, mfkv_line_fn fn, void *ctx, size_t *n_lines, mfkv_diag *d);
 
 #endif

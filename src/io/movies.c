@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fieldcheck.h"
+#include "fields.h"
 #include "mfkv.h"
 #include "ratings.h"
 #include "table.h"
@@ -82,7 +82,7 @@ static int load_line(loader *ld, mfkv_diag *d)
     const size_t *flen = t->fields.len;
     const char *const *names = t->names;
     int ci = ld->col[COL_ID], ct = ld->col[COL_TITLE], cg = ld->col[COL_GENRES];
-    mfkv_fieldloc at = {t->path, line, names[ci]};
+    mfkv_where at = {t->path, line, names[ci]};
     if ((rc = mfkv_check_id(&at, f[ci], flen[ci], d))) return rc;
     at.field = names[ct];
     if ((rc = mfkv_check_text(&at, f[ct], flen[ct], d))) return rc;
@@ -92,11 +92,12 @@ static int load_line(loader *ld, mfkv_diag *d)
     mfkv_movies *m = ld->out;
     uint32_t id, title, genres;
     int added;
-    if ((rc = mfkv_idtab_intern(&m->ids, f[ci], flen[ci], &id, &added)))
-        return mfkv_fail(d, rc, "%s:%zu: too many ids or out of memory", t->path, line);
-    if (!added)
-        return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s: movie \"%s\" appears twice", t->path,
-                         line, names[ci], mfkv_idtab_str(&m->ids, id, NULL));
+    at.field = names[ci];
+    if ((rc = mfkv_add_id(&at, &m->ids, f[ci], flen[ci], &id, &added, d))) return rc;
+    if (!added) {
+        char q[MFKV_QUOTE_LEN];
+        return mfkv_fail_at(d, &at, "movie \"%s\" appears twice", mfkv_quote(q, f[ci], flen[ci]));
+    }
     if ((rc = mfkv_idtab_intern(&m->text, f[ct], flen[ct], &title, NULL)) ||
         (rc = mfkv_idtab_intern(&m->text, cg >= 0 ? f[cg] : "", cg >= 0 ? flen[cg] : 0, &genres,
                                 NULL)) ||

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../common/u64set.h"
-#include "fieldcheck.h"
+#include "fields.h"
 #include "mfkv.h"
 #include "table.h"
 
@@ -74,7 +74,7 @@ static int load_line(loader *ld, mfkv_diag *d)
     const char *const *names = t->names;
     int cu = ld->col[COL_USER], ci = ld->col[COL_ITEM], cr = ld->col[COL_RATING],
         ct = ld->col[COL_TIMESTAMP];
-    mfkv_fieldloc at = {t->path, line, names[cu]};
+    mfkv_where at = {t->path, line, names[cu]};
     if ((rc = mfkv_check_id(&at, f[cu], flen[cu], d))) return rc;
     at.field = names[ci];
     if ((rc = mfkv_check_id(&at, f[ci], flen[ci], d))) return rc;
@@ -88,16 +88,17 @@ static int load_line(loader *ld, mfkv_diag *d)
 
     uint32_t user, item;
     int added;
-    if ((rc = mfkv_idtab_intern(&ld->out->users, f[cu], flen[cu], &user, NULL)) ||
-        (rc = mfkv_idtab_intern(&ld->out->items, f[ci], flen[ci], &item, NULL)))
-        return mfkv_fail(d, rc, "%s:%zu: too many ids or out of memory", t->path, line);
+    at.field = names[cu];
+    if ((rc = mfkv_add_id(&at, &ld->out->users, f[cu], flen[cu], &user, NULL, d))) return rc;
+    at.field = names[ci];
+    if ((rc = mfkv_add_id(&at, &ld->out->items, f[ci], flen[ci], &item, NULL, d))) return rc;
     if ((rc = mfkv_u64set_add(&ld->pairs, (uint64_t)user << 32 | item, &added)))
         return mfkv_fail(d, rc, "%s: out of memory", t->path);
-    if (!added)
-        return mfkv_fail(d, MFKV_PARSE,
-                         "%s:%zu: field %s: user \"%s\" rated item \"%s\" on an earlier line too",
-                         t->path, line, names[ci], mfkv_idtab_str(&ld->out->users, user, NULL),
-                         mfkv_idtab_str(&ld->out->items, item, NULL));
+    if (!added) {
+        char qu[MFKV_QUOTE_LEN], qi[MFKV_QUOTE_LEN];
+        return mfkv_fail_at(d, &at, "user \"%s\" rated item \"%s\" on an earlier line too",
+                            mfkv_quote(qu, f[cu], flen[cu]), mfkv_quote(qi, f[ci], flen[ci]));
+    }
     if ((rc = append(ld, user, item, rating, timestamp)))
         return mfkv_fail(d, rc, "%s: out of memory", t->path);
     return MFKV_OK;

@@ -201,6 +201,9 @@ static const bad_case bad_cases[] = {
     {HEADER "1,2,4,5x\n", "2: field timestamp: not an integer: \"5x\""},
     {HEADER "1,2,4,9223372036854775808\n",
      "2: field timestamp: integer out of range: \"9223372036854775808\""},
+    {HEADER "1,2,4,-9223372036854775809\n",
+     "2: field timestamp: integer out of range: \"-9223372036854775809\""},
+    {HEADER "1,2,4,-\n", "2: field timestamp: not an integer: \"-\""},
     {HEADER ",2,4,5\n", "2: field userId: empty id"},
     {HEADER "1,\"\",4,5\n", "2: field movieId: empty id"},
     {HEADER "1,\xff\x31,4,5\n", "2: field movieId: invalid UTF-8 at byte 1"},
@@ -261,6 +264,21 @@ static void test_id_length_limit(void **state)
     char want[512];
     snprintf(want, sizeof want, "%s:2: field movieId: id of 256 bytes is longer than 255", path);
     assert_string_equal(d.msg, want);
+}
+
+/* The int64 ends are timestamps; a sign may be written either way. */
+static void test_timestamp_range(void **state)
+{
+    (void)state;
+    static const char content[] = HEADER "1,2,4,-9223372036854775808\n"
+                                         "1,3,4,9223372036854775807\n"
+                                         "1,4,4,+7\n";
+    mfkv_ratings r;
+    load_ok(write_temp("ends.csv", content, sizeof content - 1), NULL, &r);
+    const expect e[] = {
+        {"1", "2", 4, INT64_MIN}, {"1", "3", 4, INT64_MAX}, {"1", "4", 4, 7}};
+    check_ratings(&r, e, 3);
+    mfkv_ratings_free(&r);
 }
 
 static void test_skip_invalid_counts_and_keeps_first(void **state)
@@ -488,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_named_column_missing),
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_id_length_limit),
+        cmocka_unit_test(test_timestamp_range),
         cmocka_unit_test(test_skip_invalid_counts_and_keeps_first),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_generated_log_roundtrip),
