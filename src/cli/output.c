@@ -67,8 +67,8 @@ int out_print_list(FILE *out, mfkv_store *st, out_format fmt, int titles, const 
         mfkv_format_float(num, mfkv_list_score(list, i));
         switch (fmt) {
         case OUT_TEXT:
-            fprintf(out, "%4u  %-10.*s %-10s", i + 1, (int)it.id_len, it.id, num);
-            if (titles && it.title_len) fprintf(out, "  %.*s", (int)it.title_len, it.title);
+            fprintf(out, "%4u  %-10.*s %s", i + 1, (int)it.id_len, it.id, num);
+            if (titles && it.title_len) fprintf(out, "%*s%.*s", 12 - (int)strlen(num), "", (int)it.title_len, it.title);
             if (titles && it.genres_len) fprintf(out, " (%.*s)", (int)it.genres_len, it.genres);
             fputc('\n', out);
             break;
