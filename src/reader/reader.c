@@ -42,7 +42,7 @@ struct mfkv_store {
     size_t n_txns, cap_txns;
 };
 
-int mfkv_mfkv_status_from_mdb(int rc)
+int mfkv_status_from_mdb(int rc)
 {
     switch (rc) {
     case MDB_SUCCESS: return MFKV_OK;
