@@ -5,6 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "d.ddde+X" (from %e) rewritten positionally with the same digits. */
+static size_t positional(const char *sci, int exp10, char out[MFKV_SCORE_TEXT_MAX])
+{
+    char digits[16];
+    size_t nd = 0, o = 0;
+    const char *p = sci;
+    if (*p == '-') out[o++] = *p++;
+    for (; *p != 'e'; p++)
+        if (*p != '.') digits[nd++] = *p;
+    if (exp10 < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int z = -1; z > exp10; z--) out[o++] = '0';
+        memcpy(out + o, digits, nd);
+        o += nd;
+    } else if ((size_t)exp10 + 1 >= nd) {
+        memcpy(out + o, digits, nd);
+        o += nd;
+        for (size_t z = nd; z < (size_t)exp10 + 1; z++) out[o++] = '0';
+    } else {
+        memcpy(out + o, digits, (size_t)exp10 + 1);
+        o += (size_t)exp10 + 1;
+        out[o++] = '.';
+        memcpy(out + o, digits + exp10 + 1, nd - (size_t)exp10 - 1);
+        o += nd - (size_t)exp10 - 1;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 size_t mfkv_format_score(float v, char out[MFKV_SCORE_TEXT_MAX])
 {
     if (!isfinite(v)) {
@@ -12,19 +42,17 @@ size_t mfkv_format_score(float v, char out[MFKV_SCORE_TEXT_MAX])
         return 4;
     }
     /* Fewest significant digits that read back as v; 9 always do. */
-    int digits = 1;
-    for (; digits < 9; digits++) {
-        snprintf(out, MFKV_SCORE_TEXT_MAX, "%.*e", digits - 1, (double)v);
-        if (strtof(out, NULL) == v) break;
+    char sci[MFKV_SCORE_TEXT_MAX];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(sci, sizeof sci, "%.*e", digits - 1, (double)v);
+        if (strtof(sci, NULL) == v) break;
     }
-    snprintf(out, MFKV_SCORE_TEXT_MAX, "%.*e", digits - 1, (double)v);
-    int exp10 = atoi(strchr(out, 'e') + 1);
-    /* Positional notation where JavaScript would use it, same digits. */
-    if (exp10 >= -6 && exp10 < 21) {
-        int decimals = digits - 1 - exp10;
-        return (size_t)snprintf(out, MFKV_SCORE_TEXT_MAX, "%.*f", decimals > 0 ? decimals : 0, (double)v);
-    }
-    return strlen(out);
+    int exp10 = atoi(strchr(sci, 'e') + 1);
+    /* Positional where JavaScript would write it so, else C's "%e" form. */
+    if (exp10 >= -6 && exp10 < 21) return positional(sci, exp10, out);
+    size_t n = strlen(sci);
+    memcpy(out, sci, n + 1);
+    return n;
 }
 
 static uint32_t shown(const mfkv_list *l, uint32_t max_items)

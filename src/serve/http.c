@@ -70,7 +70,9 @@ static request_ctx *begin(struct MHD_Connection *c, const char *url, const char 
     if (!rq) return NULL;
     clock_gettime(CLOCK_MONOTONIC, &rq->start);
     mfkv_buf_init(&rq->body);
-    rq->route = ROUTE_UNKNOWN;
+    serve_route r;
+    serve_route_parse(url, &r);
+    rq->route = r.kind; /* serve_handle sets it again; this is for early 413s */
     snprintf(rq->method, sizeof rq->method, "%s", method);
     snprintf(rq->url, sizeof rq->url, "%s", url);
     snprintf(rq->version, sizeof rq->version, "%s", version);
@@ -174,13 +176,14 @@ struct MHD_Daemon *serve_http_start(serve_state *st, mfkv_diag *d)
     }
     struct MHD_Daemon *daemon = MHD_start_daemon(
         flags, c->listen_port, NULL, NULL, on_request, st,
+        /* First, so that libmicrohttpd logs nothing through its own logger. */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, c->log,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads > 1 ? c->threads : 0),
         MHD_OPTION_CONNECTION_LIMIT, c->connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, st,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, c->log,
         MHD_OPTION_END);
     if (!daemon)
         mfkv_fail_errno(d, "cannot listen on %s port %u", c->listen_host, (unsigned)c->listen_port);
