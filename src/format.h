@@ -24,6 +24,25 @@
  * flipped key byte, a swapped payload) fails its checksum exactly like a
  * flipped payload byte does.
  *
+ * TRAILER.  After LMDB's last page the builder appends MFKV_TRAILER_LEN bytes:
+ *
+ *   0   u8[8] magic  MFKV_TRAILER_MAGIC
+ *   8   u32   trailer version (1)
+ *   12  u32   zero
+ *   16  u64   lmdb_len: bytes of LMDB pages before the trailer
+ *   24  u64   XXH3_64bits of those lmdb_len bytes
+ *   32  u64   zero (reserved)
+ *   40  u64   zero (reserved)
+ *   48  u64   zero (reserved)
+ *   56  u64   XXH3_64bits of trailer bytes 0..56
+ *
+ * Readers check it before LMDB touches the file.  LMDB trusts its own page
+ * structures (a flipped page size or node flag can make it fault), so the
+ * whole file is hashed at open: after that every structure is exactly as the
+ * builder wrote it, and the per-record checksums guard each lookup.  The
+ * file's length must be exactly lmdb_len + MFKV_TRAILER_LEN, so a truncated
+ * or extended file is refused too.
+ *
  * All integers and floats are little-endian.  LMDB only guarantees 2-byte
  * alignment of values, so readers decode fields with memcpy, never by
  * casting record pointers.
@@ -77,6 +96,10 @@
 
 #define MFKV_KEY_HEADER "header"
 #define MFKV_KEY_FALLBACK "fallback"
+
+#define MFKV_TRAILER_MAGIC "MFKVTAIL"
+#define MFKV_TRAILER_VERSION 1u
+#define MFKV_TRAILER_LEN 64u
 
 #define MFKV_CHECKSUM_DOMAIN 0x6d666b7672656331ull /* "mfkvrec1" */
 

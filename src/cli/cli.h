@@ -20,6 +20,10 @@ enum {
 #define MFKV_DEFAULT_STORE "mfkv.store"
 const char *cli_store_path(const char *flag_value);
 
+/* Open the store named by -s (or $MFKV_STORE, or the default); on failure
+ * print why, naming the file, and return the exit code (0 on success). */
+int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out);
+
 /* Map a library status to the exit code above. */
 int cli_exit_for(int status);
 

@@ -1,8 +1,127 @@
+/* mfkv get - print the recommendations of one or more users. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "output.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: mfkv get [options] ID... | -\n"
+          "\n"
+          "Print the stored top-K of each user ID ('-' reads ids from stdin, one per line).\n"
+          "\n"
+          "options:\n"
+          "  -s, --store PATH     store file (default: $MFKV_STORE, else ./" MFKV_DEFAULT_STORE ")\n"
+          "  -n, --count N        print at most N entries per user (default: all stored)\n"
+          "  -f, --format FMT     text (default), tsv (user_id rank item_id score), json (one\n"
+          "                       object per line), predict (the reference endpoint's body:\n"
+          "                       {\"predictions\":[{\"predicted_rating\":[...],\"predicted_item_id\":[...]}]})\n"
+          "  -t, --titles         add item titles and genres (text, tsv, json)\n"
+          "      --fallback       answer unknown users with the store's fallback list\n"
+          "      --no-verify      skip per-record checksum verification\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "examples:\n"
+          "  mfkv get 1\n"
+          "  mfkv get -n 10 --titles 1 2 3\n"
+          "  cut -f1 users.tsv | mfkv get -f tsv -\n"
+          "\n"
+          "exit codes: 0 all found, 1 some id not found, 2 usage, 3 error, 4 corrupt store\n",
+          out);
+}
+
+typedef struct get_ctx {
+    mfkv_store *st;
+    out_format fmt;
+    int titles, fallback;
+    uint32_t n;
+    int first;
+    int missing;
+} get_ctx;
+
+/* One id: print its list; returns a status other than NOTFOUND on hard errors. */
+static int get_one(get_ctx *g, const char *id, size_t len)
+{
+    mfkv_list list;
+    int rc = len ? mfkv_get(g->st, id, len, &list) : MFKV_NOTFOUND;
+    if (rc == MFKV_NOTFOUND && g->fallback) rc = mfkv_fallback(g->st, &list);
+    if (rc == MFKV_NOTFOUND) {
+        cli_error("user '%.*s' not found", (int)len, id);
+        g->missing = 1;
+        return MFKV_OK;
+    }
+    if (rc) {
+        cli_error("user '%.*s': %s", (int)len, id, mfkv_strerror(rc));
+        return rc;
+    }
+    rc = out_print_list(stdout, g->st, g->fmt, g->titles, id, len, &list, g->n, g->first);
+    if (rc) cli_error("user '%.*s': %s", (int)len, id, mfkv_strerror(rc));
+    g->first = 0;
+    return rc;
+}
+
+static int get_stdin(get_ctx *g)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = MFKV_OK;
+    while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        if (len == 0) continue;
+        rc = get_one(g, line, (size_t)len);
+    }
+    free(line);
+    return rc;
+}
 
 int cmd_get(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    cli_error("get: not implemented yet");
-    return MFKV_EXIT_INPUT;
+    static const struct option opts[] = {
+        {"store", required_argument, 0, 's'}, {"count", required_argument, 0, 'n'},
+        {"format", required_argument, 0, 'f'}, {"titles", no_argument, 0, 't'},
+        {"fallback", no_argument, 0, 'F'},     {"no-verify", no_argument, 0, 'V'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    const char *store = NULL;
+    get_ctx g = {.fmt = OUT_TEXT, .n = UINT32_MAX, .first = 1};
+    unsigned flags = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:n:f:th", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': store = optarg; break;
+        case 'n': if (cli_parse_u32("--count", optarg, 1, UINT32_MAX, &g.n)) return MFKV_EXIT_USAGE; break;
+        case 'f':
+            if ((int)(g.fmt = out_format_parse(optarg)) < 0) {
+                cli_error("--format: expected text, tsv, json or predict, got '%s'", optarg);
+                return MFKV_EXIT_USAGE;
+            }
+            break;
+        case 't': g.titles = 1; break;
+        case 'F': g.fallback = 1; break;
+        case 'V': flags |= MFKV_OPEN_NO_CHECKSUM; break;
+        case 'h': usage(stdout); return MFKV_EXIT_OK;
+        default: usage(stderr); return MFKV_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("get: no user id given (see mfkv get --help)");
+        return MFKV_EXIT_USAGE;
+    }
+    int rc = cli_open_store(store, flags, &g.st);
+    if (rc) return rc;
+    if (g.fmt == OUT_PREDICT) fputs("{\"predictions\":[", stdout);
+    for (int i = optind; i < argc && !rc; i++)
+        rc = strcmp(argv[i], "-") ? get_one(&g, argv[i], strlen(argv[i])) : get_stdin(&g);
+    if (g.fmt == OUT_PREDICT) fputs("]}\n", stdout);
+    mfkv_close(g.st);
+    if (fflush(stdout) != 0) {
+        cli_error("write error on standard output");
+        return MFKV_EXIT_INPUT;
+    }
+    if (rc) return cli_exit_for(rc);
+    return g.missing ? MFKV_EXIT_NOTFOUND : MFKV_EXIT_OK;
 }

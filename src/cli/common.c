@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -11,6 +12,17 @@ const char *cli_store_path(const char *flag_value)
     if (flag_value) return flag_value;
     const char *env = getenv("MFKV_STORE");
     return env && *env ? env : MFKV_DEFAULT_STORE;
+}
+
+int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out)
+{
+    const char *path = cli_store_path(flag_value);
+    int rc = mfkv_open(path, flags, out);
+    if (rc) {
+        cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
+        return cli_exit_for(rc);
+    }
+    return MFKV_EXIT_OK;
 }
 
 int cli_exit_for(int status)

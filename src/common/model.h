@@ -33,6 +33,10 @@ void mfkv_model_free(mfkv_model *m);
 /* Allocate factor and bias arrays for the current id counts (zero-filled). */
 int mfkv_model_alloc(mfkv_model *m);
 
+/* Reorder the items into id order (mfkv_id_compare), so that item index
+ * order is id order: the store's tie-break.  MFKV_OK or MFKV_NOMEM. */
+int mfkv_model_sort_items(mfkv_model *m);
+
 /* Exact predicted rating in double precision. */
 double mfkv_model_predict(const mfkv_model *m, uint32_t user, uint32_t item);
 

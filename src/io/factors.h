@@ -13,6 +13,10 @@
 #include "../common/diag.h"
 #include "../common/model.h"
 
+/* The most factors a model may have; a bound on what one bad factor number
+ * can make a loader allocate. */
+#define MFKV_MAX_FACTORS 65535u
+
 /*
  * BigQuery ML `SELECT * FROM ML.WEIGHTS(MODEL m)` exported as newline-delimited
  * JSON.  @p user_column names the processed_input of the user side; NULL
@@ -59,6 +63,9 @@ int mfkv_load_npy_dir(const char *dir, mfkv_model *out, mfkv_diag *d);
 /* Read one .npy file (float32 or float64, little-endian, C order, 1-D or 2-D)
  * into a newly allocated float array.  *cols is 1 for a 1-D array. */
 int mfkv_npy_read(const char *path, float **data, uint64_t *rows, uint64_t *cols, mfkv_diag *d);
+/* The same, also giving the number of dimensions (1 or 2) in *ndim. */
+int mfkv_npy_read_nd(const char *path, float **data, uint64_t *rows, uint64_t *cols, int *ndim,
+                     mfkv_diag *d);
 
 /* Write a float32 C-order .npy (cols == 0 writes a 1-D array). */
 int mfkv_npy_write(const char *path, const float *data, uint64_t rows, uint64_t cols,

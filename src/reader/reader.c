@@ -26,6 +26,7 @@
 #include "mfkv.h"
 #include "reader/record.h"
 #include "reader/store_internal.h"
+#include "reader/trailer.h"
 
 struct mfkv_store {
     MDB_env *env;
@@ -127,12 +128,18 @@ float mfkv_list_score(const mfkv_list *list, uint32_t i)
     return mfkv_load_f32(list->raw + (size_t)list->count * 4 + (size_t)i * 4);
 }
 
+static int find_map_base(mfkv_store *s, const void *value);
+
 static int read_header(mfkv_store *s, MDB_txn *txn)
 {
+    MDB_val k = {strlen(MFKV_KEY_HEADER), MFKV_KEY_HEADER}, v;
+    int rc = mdb_get(txn, s->dbi_meta, &k, &v);
+    if (rc == MDB_NOTFOUND) return MFKV_FORMAT;
+    if (rc) return mfkv_status_from_mdb(rc);
+    if ((rc = find_map_base(s, v.mv_data))) return rc;
     const unsigned char *b;
     size_t len;
-    int rc = fetch_record(s, txn, s->dbi_meta, MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), 1, &b, &len);
-    if (rc == MFKV_NOTFOUND) return MFKV_FORMAT;
+    rc = fetch_record(s, txn, s->dbi_meta, MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), 1, &b, &len);
     if (rc) return rc;
     if (len < MFKV_HEADER_FIXED_LEN) return MFKV_CORRUPT;
     if (memcmp(b, MFKV_MAGIC, MFKV_MAGIC_LEN) != 0) return MFKV_FORMAT;
@@ -163,35 +170,51 @@ static int read_header(mfkv_store *s, MDB_txn *txn)
 }
 
 /* LMDB maps as many pages as its header claims; in a truncated file the
- * missing ones would raise SIGBUS when touched, so refuse such a file. */
+ * missing ones would raise SIGBUS when touched, so refuse such a file.  Only
+ * the OS page size is accepted as LMDB page size, which find_map_base needs. */
 static int check_file_covers_pages(mfkv_store *s)
 {
     MDB_envinfo ei;
     MDB_stat st;
     if (mdb_env_info(s->env, &ei) || mdb_env_stat(s->env, &st)) return MFKV_FORMAT;
-    if (st.ms_psize == 0 || (uint64_t)(ei.me_last_pgno + 1) > s->file_size / st.ms_psize) return MFKV_FORMAT;
-    s->map = ei.me_mapaddr;
+    long os_page = sysconf(_SC_PAGESIZE);
+    if (os_page <= 0 || st.ms_psize != (unsigned)os_page) return MFKV_FORMAT;
+    if ((uint64_t)(ei.me_last_pgno + 1) > (s->file_size - MFKV_TRAILER_LEN) / st.ms_psize) return MFKV_FORMAT;
     return MFKV_OK;
 }
 
-static int file_size_of(const char *path, size_t *size)
+/* LMDB does not tell where it mapped the file (mdb_env_info reports only a
+ * MDB_FIXEDMAP address), but every page starts with its own page number and
+ * the mapping is page-aligned, so the page holding a value we just read
+ * gives the base.  The result is checked against the file's page count. */
+static int find_map_base(mfkv_store *s, const void *value)
+{
+    MDB_envinfo ei;
+    if (mdb_env_info(s->env, &ei)) return MFKV_FORMAT;
+    size_t psize = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t page = (uintptr_t)value & ~(uintptr_t)(psize - 1);
+    uint64_t pgno = mfkv_load_u64((const void *)page);
+    if (pgno > ei.me_last_pgno || pgno * psize > page) return MFKV_CORRUPT;
+    s->map = (const unsigned char *)(page - pgno * psize);
+    return MFKV_OK;
+}
+
+/* Size the file and check its trailer (and, unless told not to, its whole
+ * digest) before LMDB reads a byte of it. */
+static int check_file(mfkv_store *s, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return MFKV_IO;
     struct stat st;
-    int rc = fstat(fd, &st);
+    int rc = fstat(fd, &st) ? MFKV_IO : !S_ISREG(st.st_mode) ? MFKV_FORMAT : MFKV_OK;
+    if (!rc) {
+        s->file_size = (size_t)st.st_size;
+        rc = mfkv_trailer_check(fd, s->file_size, !(s->flags & MFKV_OPEN_NO_CHECKSUM));
+    }
     int err = errno;
     close(fd);
-    if (rc) {
-        errno = err;
-        return MFKV_IO;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        errno = EINVAL;
-        return MFKV_FORMAT;
-    }
-    *size = (size_t)st.st_size;
-    return MFKV_OK;
+    errno = err;
+    return rc;
 }
 
 static int open_env(mfkv_store *s, const char *path)
@@ -238,8 +261,7 @@ int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
         return MFKV_NOMEM;
     }
     pthread_mutex_init(&s->txn_lock, NULL);
-    int rc = file_size_of(path, &s->file_size);
-    if (rc == MFKV_OK && s->file_size == 0) rc = MFKV_FORMAT;
+    int rc = check_file(s, path);
     if (rc == MFKV_OK) rc = open_env(s, path);
     if (rc) {
         int err = errno;

@@ -35,12 +35,13 @@ static void problem(scan *sc, const char *fmt, ...)
 }
 
 /* Check framing and checksum of one record; feed its checksum to the digest.
- * Returns the body, or NULL (problem already reported). */
+ * Returns the body, or NULL (problem already reported).  A key that came
+ * from a cursor must have been checked to lie in the map by the caller. */
 static const unsigned char *check_record(scan *sc, const MDB_val *k, const MDB_val *v, size_t *body_len,
                                          const char *what)
 {
     sc->report->records_checked++;
-    if (!mfkv_in_map(sc->store, k) || !mfkv_in_map(sc->store, v) || v->mv_size < MFKV_RECORD_CHECKSUM_LEN) {
+    if (!mfkv_in_map(sc->store, v) || v->mv_size < MFKV_RECORD_CHECKSUM_LEN) {
         problem(sc, "%s record: out of the file's bounds", what);
         return NULL;
     }
@@ -90,6 +91,11 @@ static int scan_users(scan *sc, MDB_dbi dbi)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         n++;
         snprintf(what, sizeof what, "user #%llu", (unsigned long long)n);
+        if (!mfkv_in_map(sc->store, &k) || k.mv_size == 0 || k.mv_size > MFKV_MAX_ID_LEN) {
+            sc->report->records_checked++;
+            problem(sc, "%s: bad key", what);
+            continue;
+        }
         check_list(sc, &k, &v, what);
     }
     mdb_cursor_close(c);

@@ -1,0 +1,169 @@
+#include "builder/build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/writer.h"
+#include "common/digest.h"
+#include "mfkv.h"
+
+/* Seen (user, item) pairs in model indices, CSR by user.  Ratings of users or
+ * items the model does not know cannot matter and are left out. */
+static int build_exclusions(const mfkv_model *m, const mfkv_ratings *r, uint64_t **offset_out,
+                            uint32_t **item_out, uint64_t *pairs)
+{
+    uint32_t nu = m->user_ids.n;
+    uint32_t *user_of = malloc((size_t)r->users.n * sizeof *user_of + 1);
+    uint32_t *item_of = malloc((size_t)r->items.n * sizeof *item_of + 1);
+    uint64_t *offset = calloc((size_t)nu + 1, sizeof *offset);
+    uint32_t *item = NULL;
+    if (!user_of || !item_of || !offset) goto nomem;
+    for (uint32_t i = 0; i < r->users.n; i++) {
+        size_t len;
+        const char *id = mfkv_idtab_str(&r->users, i, &len);
+        if (mfkv_idtab_find(&m->user_ids, id, len, &user_of[i])) user_of[i] = UINT32_MAX;
+    }
+    for (uint32_t i = 0; i < r->items.n; i++) {
+        size_t len;
+        const char *id = mfkv_idtab_str(&r->items, i, &len);
+        if (mfkv_idtab_find(&m->item_ids, id, len, &item_of[i])) item_of[i] = UINT32_MAX;
+    }
+    uint64_t total = 0;
+    for (size_t j = 0; j < r->n; j++)
+        if (user_of[r->user[j]] != UINT32_MAX && item_of[r->item[j]] != UINT32_MAX) {
+            offset[user_of[r->user[j]] + 1]++;
+            total++;
+        }
+    for (uint32_t u = 0; u < nu; u++) offset[u + 1] += offset[u];
+    item = malloc(total * sizeof *item + 1);
+    uint64_t *fill = malloc(((size_t)nu + 1) * sizeof *fill);
+    if (!item || !fill) {
+        free(fill);
+        goto nomem;
+    }
+    memcpy(fill, offset, ((size_t)nu + 1) * sizeof *fill);
+    for (size_t j = 0; j < r->n; j++) {
+        uint32_t u = user_of[r->user[j]], i = item_of[r->item[j]];
+        if (u != UINT32_MAX && i != UINT32_MAX) item[fill[u]++] = i;
+    }
+    free(fill);
+    free(user_of);
+    free(item_of);
+    *offset_out = offset;
+    *item_out = item;
+    *pairs = total;
+    return MFKV_OK;
+nomem:
+    free(user_of);
+    free(item_of);
+    free(offset);
+    free(item);
+    return MFKV_NOMEM;
+}
+
+/* Per-item title and genres pointers into the movies table, by item id. */
+static int match_titles(const mfkv_model *m, const mfkv_movies *mv, const char ***titles,
+                        const char ***genres, uint32_t *matched)
+{
+    uint32_t n = m->item_ids.n;
+    *titles = calloc((size_t)n + 1, sizeof **titles);
+    *genres = calloc((size_t)n + 1, sizeof **genres);
+    if (!*titles || !*genres) return MFKV_NOMEM;
+    *matched = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        const char *id = mfkv_idtab_str(&m->item_ids, i, &len);
+        uint32_t j;
+        if (mfkv_idtab_find(&mv->ids, id, len, &j)) continue;
+        (*titles)[i] = mfkv_idtab_str(&mv->text, mv->title[j], NULL);
+        (*genres)[i] = mfkv_idtab_str(&mv->text, mv->genres[j], NULL);
+        (*matched)++;
+    }
+    return MFKV_OK;
+}
+
+/* Inputs are named by file name only, so the store does not depend on
+ * where the build ran. */
+static int provenance(const mfkv_build_request *req, char **out, mfkv_diag *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return mfkv_fail(d, MFKV_NOMEM, "out of memory");
+    fprintf(f, "builder=mfkv %s\n", mfkv_version());
+    fprintf(f, "options=%s\n", req->options ? req->options : "");
+    for (size_t i = 0; i < req->n_inputs; i++) {
+        char hex[33];
+        int rc = mfkv_file_digest(req->inputs[i], hex, d);
+        if (rc) {
+            fclose(f);
+            free(buf);
+            return rc;
+        }
+        const char *slash = strrchr(req->inputs[i], '/');
+        fprintf(f, "input=%s xxh3-128:%s\n", slash ? slash + 1 : req->inputs[i], hex);
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return mfkv_fail(d, MFKV_NOMEM, "out of memory");
+    }
+    *out = buf;
+    return MFKV_OK;
+}
+
+int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summary *sum, mfkv_diag *d)
+{
+    mfkv_model *m = req->model;
+    memset(sum, 0, sizeof *sum);
+    uint64_t *excl_off = NULL;
+    uint32_t *excl_item = NULL, *fb_item = NULL;
+    float *fb_score = NULL;
+    const char **titles = NULL, **genres = NULL;
+    char *prov = NULL;
+    mfkv_topk_result lists = {0};
+    mfkv_exclusions ex;
+
+    int rc = mfkv_model_sort_items(m);
+    if (!rc && req->exclude_seen)
+        rc = build_exclusions(m, req->exclude_seen, &excl_off, &excl_item, &sum->excluded_pairs);
+    if (!rc && req->titles) rc = match_titles(m, req->titles, &titles, &genres, &sum->titled_items);
+    if (rc) {
+        rc = mfkv_fail(d, rc, "%s", mfkv_strerror(rc));
+        goto out;
+    }
+    if ((rc = provenance(req, &prov, d))) goto out;
+
+    ex = (mfkv_exclusions){excl_off, excl_item};
+    mfkv_topk_opts topts = {.k = req->k, .threads = req->threads, .exclude = excl_off ? &ex : NULL,
+                            .progress = req->progress, .progress_ctx = req->progress_ctx};
+    if ((rc = mfkv_topk_compute(m, &topts, &lists, d))) goto out;
+
+    mfkv_store_contents c = {.model = m, .lists = &lists, .titles = titles, .genres = genres,
+                             .provenance = prov, .build_time = req->build_time};
+    if (req->fallback) {
+        fb_item = malloc((size_t)req->k * sizeof *fb_item);
+        fb_score = malloc((size_t)req->k * sizeof *fb_score);
+        if (!fb_item || !fb_score || mfkv_topk_fallback(m, req->k, fb_item, fb_score, &c.fallback_count)) {
+            rc = mfkv_fail(d, MFKV_NOMEM, "out of memory");
+            goto out;
+        }
+        c.fallback_item = fb_item;
+        c.fallback_score = fb_score;
+    }
+    if ((rc = mfkv_store_write(path, &c, d))) goto out;
+    sum->users = m->user_ids.n;
+    sum->items = m->item_ids.n;
+    sum->k = req->k;
+    sum->exact_fallbacks = lists.exact_fallbacks;
+out:
+    mfkv_topk_free(&lists);
+    free(excl_off);
+    free(excl_item);
+    free(fb_item);
+    free(fb_score);
+    free(titles);
+    free(genres);
+    free(prov);
+    return rc;
+}

@@ -1,0 +1,103 @@
+#include "output.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "common/numfmt.h"
+
+int out_format_parse(const char *s)
+{
+    static const char *const names[] = {"text", "tsv", "json", "predict"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) return i;
+    return -1;
+}
+
+void out_json_string(FILE *out, const char *s, size_t len)
+{
+    json_t *j = json_stringn_nocheck(s, len);
+    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    fputs(text ? text : "\"\"", out);
+    free(text);
+    json_decref(j);
+}
+
+/* TSV fields must not contain tabs or newlines; titles could. */
+static void tsv_field(FILE *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) fputc(s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ? ' ' : s[i], out);
+}
+
+static int print_predict(FILE *out, mfkv_store *st, const mfkv_list *list, uint32_t n, int first)
+{
+    char num[32];
+    fputs(first ? "{\"predicted_rating\":[" : ",{\"predicted_rating\":[", out);
+    for (uint32_t i = 0; i < n; i++) {
+        mfkv_format_float(num, mfkv_list_score(list, i));
+        fprintf(out, "%s%s", i ? "," : "", num);
+    }
+    fputs("],\"predicted_item_id\":[", out);
+    for (uint32_t i = 0; i < n; i++) {
+        mfkv_item_info it;
+        int rc = mfkv_item(st, mfkv_list_item_index(list, i), &it);
+        if (rc) return rc;
+        if (i) fputc(',', out);
+        out_json_string(out, it.id, it.id_len);
+    }
+    fputs("]}", out);
+    return MFKV_OK;
+}
+
+int out_print_list(FILE *out, mfkv_store *st, out_format fmt, int titles, const char *id, size_t id_len,
+                   const mfkv_list *list, uint32_t n, int first)
+{
+    if (n > list->count) n = list->count;
+    if (fmt == OUT_PREDICT) return print_predict(out, st, list, n, first);
+    char num[32];
+    if (fmt == OUT_TEXT) fprintf(out, "user %.*s\n", (int)id_len, id);
+    if (fmt == OUT_JSON) {
+        fputs("{\"user_id\":", out);
+        out_json_string(out, id, id_len);
+        fputs(",\"items\":[", out);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        mfkv_item_info it;
+        int rc = mfkv_item(st, mfkv_list_item_index(list, i), &it);
+        if (rc) return rc;
+        mfkv_format_float(num, mfkv_list_score(list, i));
+        switch (fmt) {
+        case OUT_TEXT:
+            fprintf(out, "%4u  %-10.*s %-10s", i + 1, (int)it.id_len, it.id, num);
+            if (titles && it.title_len) fprintf(out, "  %.*s", (int)it.title_len, it.title);
+            if (titles && it.genres_len) fprintf(out, " (%.*s)", (int)it.genres_len, it.genres);
+            fputc('\n', out);
+            break;
+        case OUT_TSV:
+            tsv_field(out, id, id_len);
+            fprintf(out, "\t%u\t", i + 1);
+            tsv_field(out, it.id, it.id_len);
+            fprintf(out, "\t%s", num);
+            if (titles) {
+                fputc('\t', out);
+                tsv_field(out, it.title, it.title_len);
+                fputc('\t', out);
+                tsv_field(out, it.genres, it.genres_len);
+            }
+            fputc('\n', out);
+            break;
+        default:
+            fputs(i ? ",{\"item_id\":" : "{\"item_id\":", out);
+            out_json_string(out, it.id, it.id_len);
+            fprintf(out, ",\"score\":%s", num);
+            if (titles) {
+                fputs(",\"title\":", out);
+                out_json_string(out, it.title, it.title_len);
+                fputs(",\"genres\":", out);
+                out_json_string(out, it.genres, it.genres_len);
+            }
+            fputc('}', out);
+        }
+    }
+    if (fmt == OUT_JSON) fputs("]}\n", out);
+    return MFKV_OK;
+}
