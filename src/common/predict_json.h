@@ -8,13 +8,8 @@
  *   {"outputs":{"predicted_rating":[[7.1595457,3.2]],"predicted_item_id":[["3382","1"]]}}\n
  * No whitespace except the final newline.  Item ids are JSON strings.
  *
- * Scores: the stored float32, written with the FEWEST significant digits
- * that read back (strtof, round-to-nearest) as the same float32, positional
- * for decimal exponents -6..20 and "d.ddde+XX" outside that (the cut-offs of
- * JavaScript's Number to string): "7.1595459", "10", "0.5", "1e-07".
- * A float32 parser gets the stored value exactly; a double parser gets the
- * nearest value with those digits, within half a float32 ulp.
- * Non-finite scores (never written by the builder) are written as null.
+ * Scores are written by mfkv_format_float (numfmt.h): the shortest digits
+ * that read back as the stored float32.
  */
 #ifndef MFKV_PREDICT_JSON_H
 #define MFKV_PREDICT_JSON_H
@@ -24,12 +19,6 @@
 
 #include "buf.h"
 #include "mfkv.h"
-
-/* Longest text mfkv_format_score writes, terminator included. */
-#define MFKV_SCORE_TEXT_MAX 24
-
-/* Write @p v as described above into @p out; returns the length. */
-size_t mfkv_format_score(float v, char out[MFKV_SCORE_TEXT_MAX]);
 
 typedef enum mfkv_predict_layout {
     MFKV_PREDICT_ROWS,    /* {"predictions":[...]} */
@@ -45,5 +34,13 @@ typedef enum mfkv_predict_layout {
  */
 int mfkv_format_predict(mfkv_store *store, const mfkv_list *lists, size_t n_lists,
                         uint32_t max_items, mfkv_predict_layout layout, mfkv_buf *out);
+
+/*
+ * Append one user's object of the row layout,
+ * {"predicted_rating":[...],"predicted_item_id":[...]}, for callers that
+ * stream users one by one between their own "{\"predictions\":[" and "]}\n"
+ * (`mfkv get`).  Same returns as mfkv_format_predict.
+ */
+int mfkv_format_predict_row(mfkv_store *store, const mfkv_list *list, uint32_t max_items, mfkv_buf *out);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/predict_json.h"
+#include "common/numfmt.h"
 #include "etag.h"
 #include "format.h"
 #include "handler.h"
@@ -13,7 +13,7 @@
 
 typedef struct snippet_item {
     mfkv_item_info info;
-    char score[MFKV_SCORE_TEXT_MAX];
+    char score[MFKV_FLOAT_TEXT_MAX];
     size_t score_len;
 } snippet_item;
 
@@ -132,7 +132,7 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
             free(items);
             return;
         }
-        items[i].score_len = mfkv_format_score(mfkv_list_score(&list, i), items[i].score);
+        items[i].score_len = (size_t)mfkv_format_float(items[i].score, mfkv_list_score(&list, i));
     }
     if (html) {
         res->content_type = "text/html; charset=utf-8";

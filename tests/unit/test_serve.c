@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/predict_json.h"
+#include "common/numfmt.h"
 #include "serve/etag.h"
 #include "serve/metrics.h"
 #include "serve/predict_request.h"
@@ -20,8 +20,8 @@
 
 static void check_score(float v, const char *want)
 {
-    char text[MFKV_SCORE_TEXT_MAX];
-    size_t n = mfkv_format_score(v, text);
+    char text[MFKV_FLOAT_TEXT_MAX];
+    int n = mfkv_format_float(text, v);
     assert_string_equal(text, want);
     assert_int_equal(n, strlen(want));
 }
@@ -60,8 +60,8 @@ static void score_round_trips_and_is_shortest(void **state)
         float v;
         memcpy(&v, &bits, sizeof v);
         if (!isfinite(v)) continue;
-        char text[MFKV_SCORE_TEXT_MAX];
-        mfkv_format_score(v, text);
+        char text[MFKV_FLOAT_TEXT_MAX];
+        mfkv_format_float(text, v);
         assert_true(strtof(text, NULL) == v);
         int sig = 0, leading = 1;
         for (const char *p = text; *p && *p != 'e'; p++) {
