@@ -42,6 +42,7 @@ typedef struct serve_state {
     store_slot slot;
     serve_metrics metrics;
     atomic_int draining; /* shutting down: /readyz says so */
+    atomic_uint open_connections;
 } serve_state;
 
 void serve_response_init(serve_response *res);

@@ -44,8 +44,10 @@ static enum MHD_Result queue(serve_state *st, struct MHD_Connection *c, request_
     if (res->cache_control[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, res->cache_control);
     if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    /* While draining, tell keep-alive clients to reconnect (elsewhere). */
-    if (atomic_load(&st->draining)) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (res->status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* Draining or overloaded: tell keep-alive clients to reconnect later. */
+    if (atomic_load(&st->draining) || res->status == 503)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     rq->status = res->status;
     rq->bytes = len;
     enum MHD_Result ok = MHD_queue_response(c, res->status, r);
@@ -93,6 +95,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rq) {
         if (!(rq = begin(c, url, method, version))) return MHD_NO;
         *con_cls = rq;
+        if (atomic_load(&st->open_connections) > st->config->connection_limit)
+            return queue_error(st, c, rq, 503, "overloaded: more than --connection-limit connections open");
         /* Refuse before reading a body we would not keep. */
         if (declared_too_large(c, st->config->max_body))
             return queue_error(st, c, rq, 413, "request body larger than --max-body");
@@ -147,6 +151,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     free(rq);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode what)
+{
+    serve_state *st = cls;
+    if (what == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&st->open_connections, 1);
+    else atomic_fetch_sub(&st->open_connections, 1);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     FILE *log = cls;
@@ -180,10 +192,11 @@ struct MHD_Daemon *serve_http_start(serve_state *st, mfkv_diag *d)
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, c->log,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads > 1 ? c->threads : 0),
-        MHD_OPTION_CONNECTION_LIMIT, c->connection_limit,
+        MHD_OPTION_CONNECTION_LIMIT, c->connection_limit + SERVE_CONNECTION_HEADROOM,
         MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, st,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, st,
         MHD_OPTION_END);
     if (!daemon)
         mfkv_fail_errno(d, "cannot listen on %s port %u", c->listen_host, (unsigned)c->listen_port);

@@ -66,6 +66,7 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     serve_state st = {.config = c};
     serve_metrics_init(&st.metrics);
     atomic_init(&st.draining, 0);
+    atomic_init(&st.open_connections, 0);
     store_slot_init(&st.slot, first);
     struct MHD_Daemon *daemon = serve_http_start(&st, d);
     if (!daemon) {

@@ -476,6 +476,29 @@ def test_cli_usage_and_exit_codes(stores, tmp_path):
     assert r.returncode != 0 and "fallback" in r.stderr
 
 
+def test_overload_gets_503_and_idle_connections_time_out(stores):
+    s = Server(stores["a"], "--connection-limit", "2", "--timeout", "1")
+    idle = []
+    try:
+        for _ in range(2):
+            idle.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+        # A connection counts once a server thread has accepted it: retry.
+        replies = []
+        assert wait_for(lambda: replies.append(s.request("GET", "/v1/users/1/recommendations"))
+                        or replies[-1][0] == 503), replies[-1]
+        status, headers, body = replies[-1]
+        assert json.loads(body)["error"].startswith("overloaded")
+        assert headers["retry-after"] == "1"
+        # Idle connections are closed by the server after --timeout.
+        for sock in idle:
+            assert sock.recv(1) == b""
+        assert wait_for(lambda: s.request("GET", "/healthz")[0] == 200)
+    finally:
+        for sock in idle:
+            sock.close()
+        assert s.stop() == 0
+
+
 # ---------------------------------------------------------------- hot swap
 
 
