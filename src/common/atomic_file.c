@@ -3,11 +3,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -30,7 +29,7 @@ static void split_path(const char *path, char *dir, size_t dir_cap, const char *
     }
 }
 
-/* Remove ".<base>.tmp.<pid>.*" left by writers that no longer run. */
+/* Remove ".<base>.tmp.<pid>.*" files left by writers that no longer run. */
 static void remove_stale(const char *dir, const char *base)
 {
     DIR *dh = opendir(dir);
@@ -43,31 +42,61 @@ static void remove_stale(const char *dir, const char *base)
         char *end;
         long pid = strtol(e->d_name + plen, &end, 10);
         if (end == e->d_name + plen || *end != '.' || pid <= 0) continue;
-        if (pid != getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-            char full[PATH_MAX];
-            if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) < (int)sizeof full) unlink(full);
-        }
+        if (pid != getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) unlinkat(dirfd(dh), e->d_name, 0);
     }
     closedir(dh);
+}
+
+/* Fill target and the temporary's template; remove stale temporaries. */
+static int name_temp(char *target, char *tmp, const char *path, mfkv_diag *d)
+{
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    if (!*base || strlen(path) >= PATH_MAX)
+        return mfkv_fail(d, MFKV_INVAL, "%s: not a usable output name", path);
+    remove_stale(dir, base);
+    snprintf(target, PATH_MAX, "%s", path);
+    if (snprintf(tmp, PATH_MAX, "%s/.%s.tmp.%ld.XXXXXX", dir, base, (long)getpid()) >= PATH_MAX)
+        return mfkv_fail(d, MFKV_INVAL, "%s: path too long", path);
+    return MFKV_OK;
+}
+
+/* Make a rename durable: fsync the folder that holds @p path. */
+static int sync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
 }
 
 int mfkv_atomic_open(mfkv_atomic_file *f, const char *target, mfkv_diag *d)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
-    char dir[PATH_MAX];
-    const char *base;
-    split_path(target, dir, sizeof dir, &base);
-    if (!*base || strlen(target) >= sizeof f->target)
-        return mfkv_fail(d, MFKV_INVAL, "%s: not a usable output file name", target);
-    remove_stale(dir, base);
-    snprintf(f->target, sizeof f->target, "%s", target);
-    if (snprintf(f->tmp, sizeof f->tmp, "%s/.%s.tmp.%ld.XXXXXX", dir, base, (long)getpid()) >= (int)sizeof f->tmp)
-        return mfkv_fail(d, MFKV_INVAL, "%s: path too long", target);
+    int rc = name_temp(f->target, f->tmp, target, d);
+    if (rc) {
+        f->tmp[0] = '\0';
+        return rc;
+    }
     f->fd = mkostemp(f->tmp, O_CLOEXEC);
     if (f->fd < 0) {
-        int rc = mfkv_fail_errno(d, "%s: cannot create a temporary file in %s", target, dir);
         f->tmp[0] = '\0';
+        return mfkv_fail_errno(d, "%s: cannot create a temporary file beside it", target);
+    }
+    /* mkstemp creates 0600; outputs get the usual umask-based mode. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(f->fd, 0666 & ~mask);
+    f->f = fdopen(f->fd, "w+b");
+    if (!f->f) {
+        rc = mfkv_fail_errno(d, "%s: cannot open the temporary file", target);
+        mfkv_atomic_abort(f);
         return rc;
     }
     /* Published only once the name is complete, for the signal handler. */
@@ -77,41 +106,82 @@ int mfkv_atomic_open(mfkv_atomic_file *f, const char *target, mfkv_diag *d)
 
 int mfkv_atomic_commit(mfkv_atomic_file *f, mfkv_diag *d)
 {
-    if (fsync(f->fd) != 0) {
-        int rc = mfkv_fail_errno(d, "%s: fsync", f->tmp);
-        mfkv_atomic_abort(f);
-        return rc;
-    }
-    if (fchmod(f->fd, 0644) != 0 || close(f->fd) != 0) {
-        f->fd = -1;
-        int rc = mfkv_fail_errno(d, "%s: close", f->tmp);
-        mfkv_atomic_abort(f);
-        return rc;
-    }
+    int rc = MFKV_OK;
+    if (fflush(f->f) != 0 || ferror(f->f)) rc = mfkv_fail_errno(d, "%s: write failed", f->target);
+    else if (fsync(f->fd) != 0) rc = mfkv_fail_errno(d, "%s: fsync failed", f->target);
+    int closed = fclose(f->f);
+    f->f = NULL;
     f->fd = -1;
-    if (rename(f->tmp, f->target) != 0) {
-        int rc = mfkv_fail_errno(d, "%s: cannot rename into place", f->target);
+    if (!rc && closed != 0) rc = mfkv_fail_errno(d, "%s: close failed", f->target);
+    if (!rc && rename(f->tmp, f->target) != 0)
+        rc = mfkv_fail_errno(d, "%s: cannot rename the temporary file into place", f->target);
+    if (rc) {
         mfkv_atomic_abort(f);
         return rc;
     }
     mfkv_atomic_pending[0] = '\0';
     f->tmp[0] = '\0';
-    char dir[PATH_MAX];
-    const char *base;
-    split_path(f->target, dir, sizeof dir, &base);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd); /* durability of the rename; the file is already complete */
-        close(dfd);
-    }
+    if (sync_parent(f->target) != 0) return mfkv_fail_errno(d, "%s: fsync of its folder failed", f->target);
     return MFKV_OK;
 }
 
 void mfkv_atomic_abort(mfkv_atomic_file *f)
 {
-    if (f->fd >= 0) close(f->fd);
+    if (f->f) fclose(f->f);
+    else if (f->fd >= 0) close(f->fd);
+    f->f = NULL;
     f->fd = -1;
     if (f->tmp[0]) unlink(f->tmp);
     f->tmp[0] = '\0';
     mfkv_atomic_pending[0] = '\0';
+}
+
+int mfkv_atomic_dir_open(mfkv_atomic_dir *a, const char *target, mfkv_diag *d)
+{
+    memset(a, 0, sizeof *a);
+    int rc = name_temp(a->target, a->tmp, target, d);
+    if (rc) {
+        a->tmp[0] = '\0';
+        return rc;
+    }
+    struct stat st;
+    if (lstat(target, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        a->tmp[0] = '\0';
+        return mfkv_fail(d, MFKV_INVAL, "%s: exists and is not a folder", target);
+    }
+    if (!mkdtemp(a->tmp)) {
+        a->tmp[0] = '\0';
+        return mfkv_fail_errno(d, "%s: cannot create a temporary folder beside it", target);
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(a->tmp, 0777 & ~mask);
+    return MFKV_OK;
+}
+
+void mfkv_atomic_dir_abort(mfkv_atomic_dir *a)
+{
+    if (!a->tmp[0]) return;
+    DIR *dir = opendir(a->tmp);
+    if (dir) {
+        for (struct dirent *e; (e = readdir(dir));)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(dir), e->d_name, 0);
+        closedir(dir);
+    }
+    rmdir(a->tmp);
+    a->tmp[0] = '\0';
+}
+
+int mfkv_atomic_dir_commit(mfkv_atomic_dir *a, mfkv_diag *d)
+{
+    /* rename(2) replaces an empty folder and refuses a non-empty one. */
+    if (rename(a->tmp, a->target) != 0) {
+        int rc = errno == ENOTEMPTY || errno == EEXIST
+                     ? mfkv_fail(d, MFKV_INVAL, "%s: folder exists and is not empty", a->target)
+                     : mfkv_fail_errno(d, "%s: cannot rename the temporary folder into place", a->target);
+        mfkv_atomic_dir_abort(a);
+        return rc;
+    }
+    a->tmp[0] = '\0';
+    return sync_parent(a->target) != 0 ? mfkv_fail_errno(d, "%s: fsync of its folder failed", a->target) : MFKV_OK;
 }

@@ -60,9 +60,7 @@ int mfkv_factor_rows_id(mfkv_factor_rows *r, const mfkv_where *w, const char *id
     int rc = mfkv_check_id(w, id, len, d);
     if (rc) return rc;
     uint32_t i;
-    if ((rc = mfkv_idtab_intern(&r->ids, id, len, &i, added)))
-        return mfkv_fail(d, rc, "%s:%zu: field %s: cannot add id: %s", w->path, w->line, w->field,
-                         mfkv_strerror(rc));
+    if ((rc = mfkv_add_id(w, &r->ids, id, len, &i, added, d))) return rc;
     *index = i;
     if (!*added) return MFKV_OK;
     if (i == 0 && !r->k->fixed && r->k->k == 0) r->k->origin = *w;

@@ -1,6 +1,6 @@
 #include "fields.h"
 
-#include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "format.h"
 #include "mfkv.h"
+#include "utf8.h"
 
 int mfkv_fail_at(mfkv_diag *d, const mfkv_where *w, const char *fmt, ...)
 {
@@ -32,62 +33,64 @@ const char *mfkv_quote(char buf[MFKV_QUOTE_LEN], const char *s, size_t len)
     return buf;
 }
 
-int mfkv_utf8_valid(const char *s, size_t len)
+/* "PROBLEM: "VALUE"" at @p w. */
+static int fail_value(mfkv_diag *d, const mfkv_where *w, const char *problem, const char *s,
+                      size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        unsigned c = *p++;
-        if (c < 0x80) continue;
-        unsigned need, min;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) need = 1, min = 0x80, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF) need = 2, min = 0x800, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4) need = 3, min = 0x10000, cp = c & 0x07;
-        else return 0;
-        if ((size_t)(end - p) < need) return 0;
-        for (unsigned i = 0; i < need; i++) {
-            if ((p[i] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        p += need;
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    }
-    return 1;
+    char q[MFKV_QUOTE_LEN];
+    return mfkv_fail_at(d, w, "%s: \"%s\"", problem, mfkv_quote(q, s, len));
+}
+
+static int check_utf8(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
+{
+    size_t bad = mfkv_utf8_invalid_at(s, len);
+    if (bad < len) return mfkv_fail_at(d, w, "invalid UTF-8 at byte %zu", bad + 1);
+    return MFKV_OK;
 }
 
 int mfkv_check_id(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
 {
-    char q[MFKV_QUOTE_LEN];
     if (len == 0) return mfkv_fail_at(d, w, "empty id");
     if (len > MFKV_MAX_ID_LEN)
-        return mfkv_fail_at(d, w, "id \"%s\" is %zu bytes, longer than %u", mfkv_quote(q, s, len),
-                            len, MFKV_MAX_ID_LEN);
-    if (!mfkv_utf8_valid(s, len))
-        return mfkv_fail_at(d, w, "id \"%s\" is not valid UTF-8", mfkv_quote(q, s, len));
+        return mfkv_fail_at(d, w, "id of %zu bytes is longer than %u", len, MFKV_MAX_ID_LEN);
+    int rc = check_utf8(w, s, len, d);
+    if (rc) return rc;
     if (memchr(s, '\0', len) || memchr(s, '\n', len) || memchr(s, '\r', len))
-        return mfkv_fail_at(d, w, "id \"%s\" holds a NUL byte or line break",
-                            mfkv_quote(q, s, len));
+        return fail_value(d, w, "id holds a NUL byte or line break", s, len);
     return MFKV_OK;
 }
 
-/* strtod alone would also take "nan", "inf", hex and leading blanks, and
- * reads past @p len; only plain decimal notation is a weight. */
+int mfkv_add_id(const mfkv_where *w, mfkv_idtab *ids, const char *s, size_t len, uint32_t *index,
+                int *added, mfkv_diag *d)
+{
+    int rc = mfkv_idtab_intern(ids, s, len, index, added);
+    if (rc)
+        return mfkv_fail(d, rc, "%s:%zu: field %s: cannot add id: %s", w->path, w->line, w->field,
+                         mfkv_strerror(rc));
+    return MFKV_OK;
+}
+
+int mfkv_check_text(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
+{
+    if (len > MFKV_MAX_TEXT_LEN)
+        return mfkv_fail_at(d, w, "%zu bytes is longer than %u", len, MFKV_MAX_TEXT_LEN);
+    return check_utf8(w, s, len, d);
+}
+
 int mfkv_parse_finite(const mfkv_where *w, const char *s, size_t len, double *out, mfkv_diag *d)
 {
-    char q[MFKV_QUOTE_LEN], buf[128];
-    if (len == 0) return mfkv_fail_at(d, w, "empty, expected a number");
-    if (len >= sizeof buf)
-        return mfkv_fail_at(d, w, "\"%s\" is not a decimal number", mfkv_quote(q, s, len));
+    /* strtod needs a terminated string; longer text is no plain number. */
+    char buf[128];
+    if (len == 0 || len >= sizeof buf) return fail_value(d, w, "not a number", s, len);
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (strspn(buf, "0123456789+-.eE") < len)
-        return mfkv_fail_at(d, w, "\"%s\" is not a decimal number", mfkv_quote(q, s, len));
+    /* strtod would also take leading blanks and hex floats. */
+    if (isspace((unsigned char)buf[0]) || strpbrk(buf, "xX"))
+        return fail_value(d, w, "not a number", s, len);
     char *end;
-    errno = 0;
     double v = strtod(buf, &end);
-    if (end != buf + len)
-        return mfkv_fail_at(d, w, "\"%s\" is not a decimal number", buf);
-    if (!isfinite(v)) return mfkv_fail_at(d, w, "\"%s\" is out of range", buf);
+    if (end != buf + len) return fail_value(d, w, "not a number", s, len);
+    if (!isfinite(v)) return fail_value(d, w, "not a finite number", s, len);
     *out = v;
     return MFKV_OK;
 }
@@ -97,21 +100,53 @@ int mfkv_parse_float(const mfkv_where *w, const char *s, size_t len, float *out,
     double v;
     int rc = mfkv_parse_finite(w, s, len, &v, d);
     if (rc) return rc;
-    if (!isfinite((float)v)) return mfkv_fail_at(d, w, "%g is out of float range", v);
+    if (!isfinite((float)v)) return fail_value(d, w, "not a finite number", s, len);
     *out = (float)v;
+    return MFKV_OK;
+}
+
+enum { DIGITS_OK, NOT_DIGITS, ABOVE_LIMIT };
+
+/* s[0..len) as a decimal number of digits only, no greater than @p limit
+ * (at most 2^63, so the checks below cannot wrap). */
+static int scan_digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
+{
+    if (len == 0) return NOT_DIGITS;
+    uint64_t v = 0;
+    int above = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned digit = (unsigned char)s[i] - '0';
+        if (digit > 9) return NOT_DIGITS;
+        above = above || v > limit / 10 || v * 10 + digit > limit;
+        if (!above) v = v * 10 + digit;
+    }
+    *out = v;
+    return above ? ABOVE_LIMIT : DIGITS_OK;
+}
+
+int mfkv_parse_int64(const mfkv_where *w, const char *s, size_t len, int64_t *out, mfkv_diag *d)
+{
+    int neg = len && s[0] == '-';
+    size_t sign = len && (s[0] == '-' || s[0] == '+');
+    uint64_t v = 0;
+    switch (scan_digits(s + sign, len - sign, (uint64_t)INT64_MAX + (unsigned)neg, &v)) {
+    case NOT_DIGITS: return fail_value(d, w, "not an integer", s, len);
+    case ABOVE_LIMIT: return fail_value(d, w, "integer out of range", s, len);
+    }
+    /* -(v - 1) - 1 reaches INT64_MIN without an overflowing negation. */
+    *out = neg && v ? -(int64_t)(v - 1) - 1 : (int64_t)v;
     return MFKV_OK;
 }
 
 int mfkv_parse_uint(const mfkv_where *w, const char *s, size_t len, uint32_t min, uint32_t max,
                     uint32_t *out, mfkv_diag *d)
 {
-    char q[MFKV_QUOTE_LEN];
     uint64_t v = 0;
-    size_t i = 0;
-    for (; i < len && s[i] >= '0' && s[i] <= '9' && v <= max; i++) v = v * 10 + (uint64_t)(s[i] - '0');
-    if (len == 0 || i < len || v < min || v > max)
-        return mfkv_fail_at(d, w, "\"%s\" is not a whole number in %u..%u", mfkv_quote(q, s, len),
-                            min, max);
+    if (scan_digits(s, len, max, &v) != DIGITS_OK || v < min) {
+        char what[64];
+        snprintf(what, sizeof what, "not a whole number in %u..%u", min, max);
+        return fail_value(d, w, what, s, len);
+    }
     *out = (uint32_t)v;
     return MFKV_OK;
 }

@@ -1,8 +1,9 @@
 /*
- * fields.h - checks for single values read from text inputs.
+ * fields.h - checking single values read from text inputs.
  *
- * Each function takes the place the value came from (file, line, field
- * name) so the error it reports reads "FILE:LINE: field NAME: problem".
+ * Every loader, of weights or of ratings, reports a bad value the same way:
+ * each function takes the place the value came from (file, line, field
+ * name) and fails with MFKV_PARSE and "FILE:LINE: field NAME: problem".
  */
 #ifndef MFKV_IO_FIELDS_H
 #define MFKV_IO_FIELDS_H
@@ -11,26 +12,35 @@
 #include <stdint.h>
 
 #include "../common/diag.h"
+#include "../common/idtab.h"
 
+/* Where a value came from, for messages. */
 typedef struct mfkv_where {
     const char *path;
     size_t line;
     const char *field;
 } mfkv_where;
 
-/* 1 when s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or
- * code points above U+10FFFF). */
-int mfkv_utf8_valid(const char *s, size_t len);
-
 /* An external id: 1..MFKV_MAX_ID_LEN bytes of UTF-8 without NUL or line
  * breaks (ids are written back one per line). */
 int mfkv_check_id(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d);
 
-/* A finite decimal number ("-1.5e-3"; no "nan", "inf" or hex). */
+/* Add an id checked with mfkv_check_id to @p ids (see mfkv_idtab_intern);
+ * a full table or lack of memory is reported at @p w. */
+int mfkv_add_id(const mfkv_where *w, mfkv_idtab *ids, const char *s, size_t len, uint32_t *index,
+                int *added, mfkv_diag *d);
+
+/* Text such as a title: valid UTF-8 of at most MFKV_MAX_TEXT_LEN bytes. */
+int mfkv_check_text(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d);
+
+/* A finite decimal number ("4", "-1.5e-3"; no "nan", "inf", hex or blanks). */
 int mfkv_parse_finite(const mfkv_where *w, const char *s, size_t len, double *out, mfkv_diag *d);
 
 /* Like mfkv_parse_finite, and also finite once rounded to float. */
 int mfkv_parse_float(const mfkv_where *w, const char *s, size_t len, float *out, mfkv_diag *d);
+
+/* An optionally signed decimal integer that fits int64_t. */
+int mfkv_parse_int64(const mfkv_where *w, const char *s, size_t len, int64_t *out, mfkv_diag *d);
 
 /* An unsigned decimal integer (digits only) in min..max. */
 int mfkv_parse_uint(const mfkv_where *w, const char *s, size_t len, uint32_t min, uint32_t max,
@@ -41,7 +51,7 @@ int mfkv_parse_uint(const mfkv_where *w, const char *s, size_t len, uint32_t min
 #define MFKV_QUOTE_LEN 48
 const char *mfkv_quote(char buf[MFKV_QUOTE_LEN], const char *s, size_t len);
 
-/* Shorthand for the usual parse error at @p w. */
+/* The usual parse error at @p w: "FILE:LINE: field NAME: " and the message. */
 int mfkv_fail_at(mfkv_diag *d, const mfkv_where *w, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

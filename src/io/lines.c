@@ -1,10 +1,11 @@
 #include "lines.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mfkv.h"
+
+enum { READ_CHUNK = 1 << 20 };
 
 int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
 {
@@ -12,31 +13,12 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
     r->path = path;
     r->f = fopen(path, "rb");
     if (!r->f) return mfkv_fail_errno(d, "%s: cannot open", path);
-    return MFKV_OK;
-}
-
-int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
-{
-    *s = NULL;
-    *len = 0;
-    errno = 0;
-    ssize_t n = getline(&r->buf, &r->cap, r->f);
-    if (n < 0) {
-        if (errno == ENOMEM)
-            return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);
-        if (ferror(r->f)) return mfkv_fail_errno(d, "%s:%zu: read error", r->path, r->line + 1);
-        return MFKV_OK;
+    r->cap = READ_CHUNK;
+    r->buf = malloc(r->cap);
+    if (!r->buf) {
+        mfkv_lines_close(r);
+        return mfkv_fail(d, MFKV_NOMEM, "%s: out of memory", path);
     }
-    char *p = r->buf;
-    size_t k = (size_t)n;
-    if (r->line++ == 0 && k >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
-        p += 3;
-        k -= 3;
-    }
-    if (k && p[k - 1] == '\n') k--;
-    if (k && p[k - 1] == '\r') k--;
-    *s = p;
-    *len = k;
     return MFKV_OK;
 }
 
@@ -44,19 +26,73 @@ void mfkv_lines_close(mfkv_lines *r)
 {
     if (r->f) fclose(r->f);
     free(r->buf);
-    memset(r, 0, sizeof *r);
+    r->f = NULL;
+    r->buf = NULL;
+}
+
+/* Move the unread bytes to the front, grow the buffer when a single line
+ * fills it, and read more. */
+static int refill(mfkv_lines *r, mfkv_diag *d)
+{
+    size_t unread = r->tail - r->head;
+    memmove(r->buf, r->buf + r->head, unread);
+    r->head = 0;
+    r->tail = unread;
+    if (r->tail == r->cap) {
+        if (r->cap >= MFKV_MAX_LINE_LEN)
+            return mfkv_fail(d, MFKV_LIMIT, "%s:%zu: line longer than %zu bytes", r->path,
+                             r->line + 1, (size_t)MFKV_MAX_LINE_LEN);
+        char *buf = realloc(r->buf, r->cap * 2);
+        if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);
+        r->buf = buf;
+        r->cap *= 2;
+    }
+    size_t got = fread(r->buf + r->tail, 1, r->cap - r->tail, r->f);
+    r->tail += got;
+    if (got == 0) {
+        if (ferror(r->f)) return mfkv_fail_errno(d, "%s:%zu: read error", r->path, r->line + 1);
+        r->eof = 1;
+    }
+    return MFKV_OK;
+}
+
+int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
+{
+    size_t scanned = 0; /* bytes of the current line already searched */
+    char *nl;
+    while (!(nl = memchr(r->buf + r->head + scanned, '\n', r->tail - r->head - scanned))) {
+        if (r->eof) break;
+        scanned = r->tail - r->head;
+        int rc = refill(r, d);
+        if (rc) return rc;
+    }
+    if (!nl && r->head == r->tail) return MFKV_NOTFOUND;
+    char *start = r->buf + r->head;
+    size_t n = nl ? (size_t)(nl - start) : r->tail - r->head;
+    r->head += nl ? n + 1 : n;
+    if (++r->line == 1 && n >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) {
+        start += 3;
+        n -= 3;
+    }
+    if (n && start[n - 1] == '\r') n--;
+    *s = start;
+    *len = n;
+    return MFKV_OK;
 }
 
 int mfkv_lines_each(const char *path, mfkv_line_fn fn, void *ctx, size_t *n_lines, mfkv_diag *d)
 {
     mfkv_lines in;
     int rc = mfkv_lines_open(&in, path, d);
-    if (rc) return rc;
-    for (;;) {
+    while (!rc) {
         const char *s;
         size_t len;
-        if ((rc = mfkv_lines_next(&in, &s, &len, d)) || !s) break;
-        if ((rc = fn(ctx, &in, s, len, d))) break;
+        rc = mfkv_lines_next(&in, &s, &len, d);
+        if (rc == MFKV_NOTFOUND) {
+            rc = MFKV_OK;
+            break;
+        }
+        if (!rc) rc = fn(ctx, &in, s, len, d);
     }
     *n_lines = in.line;
     mfkv_lines_close(&in);

@@ -1,34 +1,42 @@
 /*
- * lines.h - reading a text input one line at a time.
+ * lines.h - reading a text file line by line, for every text loader.
  *
- * Every text loader shares the same conventions: lines are counted from 1 so
- * errors can say FILE:LINE, a UTF-8 byte-order mark at the start of the file
- * is skipped, and a line may end in "\n", "\r\n" or nothing (the last line).
- * Lines may be of any length and may hold NUL bytes, so callers get a length.
+ * Rating logs run to tens of millions of lines, so lines are handed out as
+ * views into one reusable buffer instead of being copied.  Lines are counted
+ * from 1 so errors can say FILE:LINE; a UTF-8 byte order mark before line 1
+ * is dropped, and a line may end in "\n", "\r\n" or nothing (the last line).
+ * Lines may hold NUL bytes, so callers get a length.  Empty lines are
+ * returned too: whether a blank line means anything is the format's call.
  */
 #ifndef MFKV_IO_LINES_H
 #define MFKV_IO_LINES_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "../common/diag.h"
 
 typedef struct mfkv_lines {
     const char *path;
+    size_t line;            /* number of the line last returned; 0 before the first */
     FILE *f;
     char *buf;
-    size_t cap;
-    size_t line; /* number of the line last returned; 0 before the first */
+    size_t cap, head, tail; /* unread bytes are buf[head..tail) */
+    int eof;
 } mfkv_lines;
 
-/* Open @p path for reading; MFKV_IO with the path in the diag on failure. */
+/* A line longer than this is refused rather than buffered whole. */
+#define MFKV_MAX_LINE_LEN ((size_t)64 << 20)
+
+/* Open @p path for reading; MFKV_IO with the path in the diag on failure,
+ * when nothing is left to close (closing again is harmless). */
 int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d);
-
-/* Next line, without its line end, in *s and *len; *s is NULL at end of file.
- * The text stays valid until the next call. */
-int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d);
-
 void mfkv_lines_close(mfkv_lines *r);
+
+/* The next line, without its line end, in *s and *len; valid until the next
+ * call.  Returns MFKV_OK, MFKV_NOTFOUND at the end of the file, or MFKV_IO,
+ * MFKV_NOMEM, MFKV_LIMIT (a line longer than MFKV_MAX_LINE_LEN). */
+int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d);
 
 /* Call @p fn on every line of @p path (its number in r->line), stopping at
  * the first non-zero status, which is returned; *n_lines receives the

@@ -23,8 +23,7 @@ static int on_id(void *ctx, const mfkv_lines *in, const char *s, size_t len, mfk
     int added;
     int rc = mfkv_check_id(&w, s, len, d);
     if (rc) return rc;
-    if ((rc = mfkv_idtab_intern(ids, s, len, &index, &added)))
-        return mfkv_fail(d, rc, "%s:%zu: cannot add id: %s", in->path, in->line, mfkv_strerror(rc));
+    if ((rc = mfkv_add_id(&w, ids, s, len, &index, &added, d))) return rc;
     if (!added) {
         char q[MFKV_QUOTE_LEN];
         /* no line is skipped, so index i came from line i + 1 */
@@ -143,15 +142,15 @@ static int read_global_bias(const char *path, double *out, mfkv_diag *d)
     if (rc) return rc;
     const char *s;
     size_t len;
-    if (!(rc = mfkv_lines_next(&in, &s, &len, d))) {
-        mfkv_where w = {path, 1, "global_bias"};
-        if (!s) rc = mfkv_fail_at(d, &w, "the file is empty");
-        else rc = mfkv_parse_finite(&w, s, len, out, d);
-    }
-    if (!rc && !(rc = mfkv_lines_next(&in, &s, &len, d)) && s) {
-        mfkv_where w = {path, in.line, "global_bias"};
+    mfkv_where w = {path, 1, "global_bias"};
+    rc = mfkv_lines_next(&in, &s, &len, d);
+    if (rc == MFKV_NOTFOUND) rc = mfkv_fail_at(d, &w, "the file is empty");
+    else if (!rc) rc = mfkv_parse_finite(&w, s, len, out, d);
+    if (!rc && (rc = mfkv_lines_next(&in, &s, &len, d)) == MFKV_OK) {
+        w.line = in.line;
         rc = mfkv_fail_at(d, &w, "expected one number on one line");
     }
+    if (rc == MFKV_NOTFOUND) rc = MFKV_OK;
     mfkv_lines_close(&in);
     return rc;
 }

@@ -197,12 +197,12 @@ static void every_flipped_byte_is_caught(void **state)
     char *orig = slurp(fx.path, &len);
     char bad[160];
     snprintf(bad, sizeof bad, "%s/flip.mfkv", fx.dir);
-    /* Which bytes belong to records?  Those that differ in a store built from
-     * different scores... simpler: flip every byte; bytes LMDB never reads
-     * (free space) may go unnoticed, but none may produce wrong data, and
-     * every byte of a record must be detected. */
+    /* Flip every byte: none may produce wrong data.  Then check that every
+     * byte of one user record is detected, the guarantee readers rely on. */
     size_t undetected = 0, flips = 0;
-    for (size_t off = 0; off < len; off++) {
+    /* Under valgrind every 61st byte keeps the run short. */
+    size_t step = getenv("MFKV_TEST_LIGHT") ? 61 : 1;
+    for (size_t off = 0; off < len; off += step) {
         orig[off] ^= 0x5a;
         spit(bad, orig, len);
         int detected = 0;
@@ -211,8 +211,6 @@ static void every_flipped_byte_is_caught(void **state)
         flips++;
         orig[off] ^= 0x5a;
     }
-    /* Record bytes: find each record's value bytes in the file and confirm
-     * every one of those offsets was detected, by flipping them again. */
     mfkv_store *st;
     assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
     mfkv_list l;
@@ -247,7 +245,8 @@ static void truncated_files_are_refused(void **state)
     char *orig = slurp(fx.path, &len);
     char bad[160];
     snprintf(bad, sizeof bad, "%s/trunc.mfkv", fx.dir);
-    for (size_t cut = 0; cut < len; cut += (cut < 8192 ? 1 : 97)) {
+    size_t step = getenv("MFKV_TEST_LIGHT") ? 31 : 1;
+    for (size_t cut = 0; cut < len; cut += (cut < 8192 ? step : 97)) {
         spit(bad, orig, cut);
         mfkv_store *st;
         int rc = mfkv_open(bad, 0, &st);
@@ -314,42 +313,57 @@ static void many_threads_share_one_handle(void **state)
     mfkv_close(st);
 }
 
+static int count_entries(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
 static void failed_write_leaves_target_untouched(void **state)
 {
     size_t before_len;
     char *before = slurp(fx.path, &before_len);
-    /* k larger than the limit fails inside the writer's header check? No:
-     * make the folder read-only so the temporary cannot be created. */
-    char ro[160];
-    snprintf(ro, sizeof ro, "%s/ro", fx.dir);
-    assert_int_equal(mkdir(ro, 0755), 0);
-    char target[200];
-    snprintf(target, sizeof target, "%s/s.mfkv", ro);
-    spit(target, before, before_len);
-    chmod(ro, 0555);
-    mfkv_store_contents c = {.model = &fx.m, .lists = &fx.r, .build_time = 1};
+    int entries = count_entries(fx.dir);
+    /* A 600-byte user id is past LMDB's key limit: the write fails after the
+     * temporary file has been created and partly written. */
+    mfkv_model m;
+    tu_random_model(&m, 3, 5, 2, 99, 0);
+    char long_id[601];
+    memset(long_id, 'x', 600);
+    long_id[600] = '\0';
+    uint32_t at;
+    assert_int_equal(mfkv_idtab_intern(&m.user_ids, long_id, 600, &at, NULL), 0);
+    free(m.user_factors);
+    free(m.user_bias);
+    m.user_factors = calloc(4 * 2, sizeof(float));
+    m.user_bias = calloc(4, sizeof(float));
+    mfkv_topk_opts o = {.k = 3, .threads = 1};
+    mfkv_topk_result r;
+    assert_int_equal(mfkv_topk_compute(&m, &o, &r, NULL), 0);
+    mfkv_store_contents c = {.model = &m, .lists = &r, .build_time = 1};
     mfkv_diag d = {0};
-    int rc = mfkv_store_write(target, &c, &d);
-    chmod(ro, 0755);
-    if (geteuid() != 0) { /* root ignores folder permissions */
-        assert_int_equal(rc, MFKV_IO);
-        assert_non_null(strstr(d.msg, target));
-    }
+    assert_int_not_equal(mfkv_store_write(fx.path, &c, &d), 0);
+    assert_non_null(strstr(d.msg, fx.dir));
     size_t after_len;
-    char *after = slurp(target, &after_len);
-    if (rc) {
-        assert_int_equal(after_len, before_len);
-        assert_memory_equal(after, before, before_len);
-    }
+    char *after = slurp(fx.path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    assert_int_equal(count_entries(fx.dir), entries); /* no temporary left */
+    assert_string_equal(mfkv_atomic_pending, "");
     free(before);
     free(after);
-    assert_string_equal(mfkv_atomic_pending, "");
+    mfkv_topk_free(&r);
+    mfkv_model_free(&m);
 }
 
 static void stale_temporaries_are_removed(void **state)
 {
-    /* A temporary of a process that is gone (pid 999999 cannot be live on
-     * Linux's default pid_max... use a pid we know is dead: a reaped child). */
+    /* A temporary of a process that is gone: a reaped child's pid. */
     pid_t child = fork();
     if (child == 0) _exit(0);
     waitpid(child, NULL, 0);

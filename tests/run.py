@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Run the whole mfkv test suite and print one closing line `N passed, N failed`.
+
+Stages (each can be skipped with --skip STAGE):
+  unit      every zig-out/tests/test_* cmocka program (Debug build: UBSan traps)
+  e2e       pytest over tests/e2e against zig-out/bin/mfkv
+  valgrind  the unit programs again under valgrind memcheck (leaks and errors
+            fail), from a baseline-x86-64-v3 build in zig-out-vg, because
+            valgrind 3.19 cannot decode the AVX-512 code a native build may use
+  asan      the unit programs built by gcc with AddressSanitizer + UBSan
+            (tools/asan-build.sh), since Zig's build has no ASan switch
+
+Run from the repository root after `zig build` (tools/run-tests does both).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TAP_OK = re.compile(r"^ok \d+")
+TAP_NOT_OK = re.compile(r"^not ok \d+")
+
+
+def unit_programs(folder):
+    if not os.path.isdir(folder):
+        return []
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("test_"))
+
+
+def run_tap(cmd, env, label, timeout):
+    """Run one cmocka program with TAP output; return (passed, failed)."""
+    start = time.time()
+    try:
+        p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        out, rc = p.stdout + p.stderr, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out, rc = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""), "timeout"
+    passed = sum(1 for line in out.splitlines() if TAP_OK.match(line))
+    failed = sum(1 for line in out.splitlines() if TAP_NOT_OK.match(line))
+    # A crash or a sanitizer/valgrind error after the last test still fails.
+    if rc != 0 and failed == 0:
+        failed = 1
+    status = "ok" if failed == 0 else "FAILED"
+    print(f"  {label:<40} {passed:3d} passed {failed:3d} failed  {time.time() - start:6.1f}s  {status}")
+    if failed:
+        print("    " + "\n    ".join(out.splitlines()[-40:]))
+    sys.stdout.flush()
+    return passed, failed
+
+
+def stage_unit(folder, wrapper, extra_env, timeout):
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP", MFKV_FIXTURES=os.path.join(ROOT, "tests/fixtures"))
+    env.update(extra_env)
+    total_p = total_f = 0
+    programs = unit_programs(folder)
+    if not programs:
+        print(f"  no test programs in {folder}")
+        return 0, 1
+    for prog in programs:
+        p, f = run_tap(wrapper + [prog], env, os.path.basename(prog), timeout)
+        total_p += p
+        total_f += f
+    return total_p, total_f
+
+
+def stage_e2e(python):
+    xml = os.path.join(ROOT, "zig-out", "e2e-results.xml")
+    env = dict(os.environ, MFKV_BIN=os.path.join(ROOT, "zig-out/bin/mfkv"), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}", "tests/e2e"]
+    p = subprocess.run(cmd, cwd=ROOT, env=env)
+    if not os.path.exists(xml):
+        return 0, 1
+    root = ET.parse(xml).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    tests = sum(int(s.get("tests", 0)) for s in suites)
+    bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    if p.returncode not in (0, 1) and bad == 0:
+        bad = 1
+    return tests - bad - skipped, bad
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--skip", action="append", default=[], choices=["unit", "e2e", "valgrind", "asan"])
+    ap.add_argument("--python", default=sys.executable, help="interpreter that has pytest")
+    args = ap.parse_args()
+    results = {}
+    if "unit" not in args.skip:
+        print("== unit tests (Debug, UBSan)")
+        results["unit"] = stage_unit(os.path.join(ROOT, "zig-out/tests"), [], {}, 600)
+    if "e2e" not in args.skip:
+        print("== end-to-end tests (pytest)")
+        results["e2e"] = stage_e2e(args.python)
+    if "valgrind" not in args.skip:
+        print("== unit tests under valgrind memcheck")
+        vg = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"]
+        results["valgrind"] = stage_unit(os.path.join(ROOT, "zig-out-vg/tests"), vg, {"MFKV_TEST_LIGHT": "1"}, 1200)
+    if "asan" not in args.skip:
+        print("== unit tests under AddressSanitizer (gcc)")
+        results["asan"] = stage_unit(os.path.join(ROOT, "zig-out-asan/tests"), [], {"ASAN_OPTIONS": "detect_leaks=1"}, 900)
+    passed = sum(p for p, _ in results.values())
+    failed = sum(f for _, f in results.values())
+    print()
+    for name, (p, f) in results.items():
+        print(f"  {name:<10} {p:4d} passed {f:4d} failed")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

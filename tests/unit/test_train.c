@@ -1,0 +1,632 @@
+/* Tests of the trainer: ALS, evaluation metrics and the model file. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mfkv.h"
+#include "train/als.h"
+#include "train/eval.h"
+#include "train/modelfile.h"
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* A small ratings set: @p nu users x @p ni items, about @p density of the
+ * pairs rated, ratings 1..5 from a rank-2 pattern plus noise. */
+static void make_ratings(mfkv_ratings *r, uint32_t nu, uint32_t ni, double density)
+{
+    memset(r, 0, sizeof *r);
+    size_t cap = (size_t)nu * ni;
+    r->user = malloc(cap * sizeof *r->user);
+    r->item = malloc(cap * sizeof *r->item);
+    r->rating = malloc(cap * sizeof *r->rating);
+    char id[32];
+    uint32_t index;
+    for (uint32_t u = 0; u < nu; u++) {
+        int n = snprintf(id, sizeof id, "u%u", u);
+        assert_int_equal(mfkv_idtab_intern(&r->users, id, (size_t)n, &index, NULL), MFKV_OK);
+    }
+    for (uint32_t i = 0; i < ni; i++) {
+        int n = snprintf(id, sizeof id, "%u", 100 + i);
+        assert_int_equal(mfkv_idtab_intern(&r->items, id, (size_t)n, &index, NULL), MFKV_OK);
+    }
+    uint64_t s = 12345;
+    for (uint32_t u = 0; u < nu; u++) {
+        for (uint32_t i = 0; i < ni; i++) {
+            if ((double)(lcg(&s) % 1000) >= density * 1000) continue;
+            double a = (double)(u % 3) - 1, b = (double)(i % 4) - 1.5;
+            double v = 3.2 + 0.8 * a * b + 0.3 * (double)((u + i) % 2) +
+                       ((double)(lcg(&s) % 100) - 50) / 100.0;
+            v = round(v < 1 ? 1 : v > 5 ? 5 : v);
+            r->user[r->n] = u;
+            r->item[r->n] = i;
+            r->rating[r->n] = (float)v;
+            r->n++;
+        }
+    }
+}
+
+static void free_ratings(mfkv_ratings *r)
+{
+    free(r->user);
+    free(r->item);
+    free(r->rating);
+    mfkv_idtab_free(&r->users);
+    mfkv_idtab_free(&r->items);
+}
+
+static mfkv_als_opts small_opts(void)
+{
+    mfkv_als_opts o;
+    mfkv_als_opts_default(&o);
+    o.factors = 3;
+    o.l2 = 0.7;
+    o.iterations = 8;
+    o.early_stop = 0;
+    o.seed = 9;
+    return o;
+}
+
+static char *temp_dir(void)
+{
+    char *dir = strdup("/tmp/mfkv-test-train-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void remove_dir(char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+static size_t count_entries(const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+/* ---- metrics against hand-computed values ----------------------------------- */
+
+static void regression_metrics_match_hand_values(void **state)
+{
+    (void)state;
+    /* errors y - p = 0.5, 0, 1, -1; mean y 3.5; mean error 0.125 */
+    const double y[] = {3, 4, 5, 2}, p[] = {2.5, 4, 4, 3};
+    mfkv_regression_metrics m;
+    assert_int_equal(mfkv_regression_eval(y, p, 4, &m), MFKV_OK);
+    assert_float_equal(m.mean_absolute_error, 2.5 / 4, 1e-12);
+    assert_float_equal(m.mean_squared_error, 2.25 / 4, 1e-12);
+    assert_float_equal(m.median_absolute_error, 0.75, 1e-12);      /* (0.5 + 1) / 2 */
+    assert_float_equal(m.r2_score, 1 - 2.25 / 5.0, 1e-12);         /* SS_tot = 5 */
+    assert_float_equal(m.explained_variance, 1 - 2.1875 / 5.0, 1e-12);
+    double msle = (pow(log(4.0 / 3.5), 2) + 0 + pow(log(6.0 / 5.0), 2) + pow(log(3.0 / 4.0), 2)) / 4;
+    assert_float_equal(m.mean_squared_log_error, msle, 1e-12);
+
+    const double odd_y[] = {1, 2, 3}, odd_p[] = {1, 4, 3.5};
+    assert_int_equal(mfkv_regression_eval(odd_y, odd_p, 3, &m), MFKV_OK);
+    assert_float_equal(m.median_absolute_error, 0.5, 1e-12);
+
+    const double flat[] = {2, 2}, exact[] = {2, 2}, off[] = {1, 3};
+    assert_int_equal(mfkv_regression_eval(flat, exact, 2, &m), MFKV_OK);
+    assert_float_equal(m.r2_score, 1, 0);
+    assert_int_equal(mfkv_regression_eval(flat, off, 2, &m), MFKV_OK);
+    assert_float_equal(m.r2_score, 0, 0);
+}
+
+static void ranking_metrics_match_hand_values(void **state)
+{
+    (void)state;
+    /* hits at ranks 1 and 4 out of 3 relevant items */
+    const uint32_t ranked[] = {5, 3, 9, 1}, relevant[] = {1, 5, 7};
+    mfkv_ranking_metrics m;
+    mfkv_ranking_eval(ranked, 4, 4, relevant, 3, &m);
+    assert_float_equal(m.precision_at_k, 0.5, 1e-12);
+    assert_float_equal(m.recall_at_k, 2.0 / 3, 1e-12);
+    double dcg = 1 + 1 / log2(5), idcg = 1 + 1 / log2(3) + 0.5;
+    assert_float_equal(m.ndcg_at_k, dcg / idcg, 1e-12);
+    assert_float_equal(m.map_at_k, (1.0 + 2.0 / 4) / 3, 1e-12);
+
+    /* k = 2 cuts the list: one hit; min(R, k) = 2 */
+    mfkv_ranking_eval(ranked, 4, 2, relevant, 3, &m);
+    assert_float_equal(m.precision_at_k, 0.5, 1e-12);
+    assert_float_equal(m.ndcg_at_k, 1 / (1 + 1 / log2(3)), 1e-12);
+    assert_float_equal(m.map_at_k, 0.5, 1e-12);
+}
+
+/* A hand-built model: ranking excludes training items and ranks by
+ * item bias + dot; regression on the test rows only. */
+static void eval_uses_split_and_excludes_training_items(void **state)
+{
+    (void)state;
+    mfkv_ratings r;
+    make_ratings(&r, 2, 4, 1.0); /* every pair rated, in order u0 i0..3, u1 i0..3 */
+    mfkv_model m;
+    mfkv_model_init(&m);
+    m.n_factors = 1;
+    m.global_bias = 3;
+    uint32_t ix;
+    for (uint32_t u = 0; u < 2; u++) {
+        size_t len;
+        const char *s = mfkv_idtab_str(&r.users, u, &len);
+        mfkv_idtab_intern(&m.user_ids, s, len, &ix, NULL);
+    }
+    for (uint32_t i = 0; i < 4; i++) {
+        size_t len;
+        const char *s = mfkv_idtab_str(&r.items, i, &len);
+        mfkv_idtab_intern(&m.item_ids, s, len, &ix, NULL);
+    }
+    assert_int_equal(mfkv_model_alloc(&m), MFKV_OK);
+    m.user_factors[0] = 1;
+    m.user_factors[1] = -1;
+    const float q[4] = {0.4f, 0.3f, 0.2f, 0.1f};
+    memcpy(m.item_factors, q, sizeof q);
+    /* u0 scores items 0.4, 0.3, 0.2, 0.1; u1 the reverse order */
+    for (size_t j = 0; j < r.n; j++) r.rating[j] = 4.5f;
+    r.rating[2] = 2; /* u0 i2: not relevant */
+    uint8_t is_test[8] = {0, 1, 1, 1, 0, 0, 0, 1}; /* u0 trained on i0, u1 on i0..i2 */
+    mfkv_eval_result e;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_eval(&m, &r, is_test, 2, 4.0, &e, &d), MFKV_OK);
+    assert_int_equal(e.n, 4);
+    assert_int_equal(e.n_ranked_users, 2);
+    /* u0: list i1, i2 (i0 excluded); relevant {i1, i3}: hit at 1.
+     * u1: list i3 only (others excluded); relevant {i3}: hit at 1. */
+    assert_float_equal(e.ranking.precision_at_k, (0.5 + 0.5) / 2, 1e-12);
+    assert_float_equal(e.ranking.recall_at_k, (0.5 + 1) / 2, 1e-12);
+    assert_float_equal(e.ranking.ndcg_at_k, (1 / (1 + 1 / log2(3)) + 1) / 2, 1e-12);
+    assert_float_equal(e.ranking.map_at_k, (0.5 + 1) / 2, 1e-12);
+    /* predictions of the four test rows: 3 + dot */
+    double y[4] = {4.5, 2, 4.5, 4.5}, p[4] = {3.3, 3.2, 3.1, 2.9};
+    mfkv_regression_metrics want;
+    assert_int_equal(mfkv_regression_eval(y, p, 4, &want), MFKV_OK);
+    assert_float_equal(e.regression.mean_squared_error, want.mean_squared_error, 1e-6);
+    assert_float_equal(e.regression.r2_score, want.r2_score, 1e-6);
+    mfkv_model_free(&m);
+    free_ratings(&r);
+}
+
+/* ---- ALS ---------------------------------------------------------------- */
+
+/* Solve the (n x n) symmetric positive definite system A x = b in double
+ * by Gaussian elimination (independent of the LAPACK path under test). */
+static void solve_dense(double *a, double *b, int n)
+{
+    for (int c = 0; c < n; c++) {
+        for (int r = c + 1; r < n; r++) {
+            double f = a[r * n + c] / a[c * n + c];
+            for (int k = c; k < n; k++) a[r * n + k] -= f * a[c * n + k];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int c = n - 1; c >= 0; c--) {
+        for (int k = c + 1; k < n; k++) b[c] -= a[c * n + k] * b[k];
+        b[c] /= a[c * n + c];
+    }
+}
+
+/* The last half-step of every iteration solves the items with the users
+ * fixed, so each item's factors and bias must be the ridge solution of its
+ * own least-squares problem given the final user side. */
+static void als_items_are_the_ridge_solution_given_users(void **state)
+{
+    (void)state;
+    mfkv_ratings r;
+    make_ratings(&r, 25, 12, 0.6);
+    mfkv_als_opts o = small_opts();
+    mfkv_model m;
+    mfkv_train_info info;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &m, &info, &d), MFKV_OK);
+    const int k = (int)m.n_factors, dim = k + 1;
+    for (uint32_t i = 0; i < m.item_ids.n; i++) {
+        double a[16] = {0}, b[4] = {0};
+        for (size_t j = 0; j < r.n; j++) {
+            if (r.item[j] != i) continue;
+            uint32_t u = r.user[j];
+            double x[4];
+            for (int f = 0; f < k; f++) x[f] = m.user_factors[(size_t)u * k + f];
+            x[k] = 1;
+            double t = r.rating[j] - m.global_bias - m.user_bias[u];
+            for (int p = 0; p < dim; p++) {
+                b[p] += x[p] * t;
+                for (int q = 0; q < dim; q++) a[p * dim + q] += x[p] * x[q];
+            }
+        }
+        for (int p = 0; p < dim; p++) a[p * dim + p] += o.l2;
+        solve_dense(a, b, dim);
+        for (int f = 0; f < k; f++)
+            assert_float_equal(m.item_factors[(size_t)i * k + f], b[f], 2e-4);
+        assert_float_equal(m.item_bias[i], b[k], 2e-4);
+    }
+    /* the global bias is the mean training rating */
+    double sum = 0;
+    for (size_t j = 0; j < r.n; j++) sum += r.rating[j];
+    assert_float_equal(m.global_bias, sum / (double)r.n, 1e-9);
+    mfkv_model_free(&m);
+    mfkv_train_info_free(&info);
+    free_ratings(&r);
+}
+
+typedef struct objective_log {
+    const mfkv_ratings *r;
+    double l2;
+    double objective[32], loss[32];
+    int n;
+} objective_log;
+
+/* Recompute the objective ALS minimises, in double, from the model. */
+static void log_objective(const mfkv_train_row *row, const mfkv_model *m, void *ctx)
+{
+    objective_log *log = ctx;
+    double sse = 0, penalty = 0;
+    for (size_t j = 0; j < log->r->n; j++) {
+        double e = log->r->rating[j] - mfkv_model_predict(m, log->r->user[j], log->r->item[j]);
+        sse += e * e;
+    }
+    size_t k = m->n_factors;
+    for (size_t x = 0; x < m->user_ids.n * k; x++) penalty += pow(m->user_factors[x], 2);
+    for (size_t x = 0; x < m->item_ids.n * k; x++) penalty += pow(m->item_factors[x], 2);
+    for (size_t x = 0; x < m->user_ids.n; x++) penalty += pow(m->user_bias[x], 2);
+    for (size_t x = 0; x < m->item_ids.n; x++) penalty += pow(m->item_bias[x], 2);
+    assert_float_equal(row->loss, sse / (double)log->r->n, 1e-9);
+    log->objective[log->n] = sse + log->l2 * penalty;
+    log->loss[log->n] = row->loss;
+    log->n++;
+}
+
+/* ALS decreases the regularised objective at every half-step (each is an
+ * exact minimisation over one side), so that never increases.  The
+ * reported loss is the plain training MSE, which can rise slightly late in
+ * training as the penalty trades fit for smaller weights: it is checked to
+ * be the MSE, and to never rise above its first value. */
+static void als_objective_never_increases(void **state)
+{
+    (void)state;
+    mfkv_ratings r;
+    make_ratings(&r, 30, 20, 0.5);
+    mfkv_als_opts o = small_opts();
+    o.iterations = 15;
+    objective_log log = {.r = &r, .l2 = o.l2};
+    mfkv_model m;
+    mfkv_train_info info;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_als_train(&r, &o, log_objective, &log, &m, &info, &d), MFKV_OK);
+    assert_int_equal(log.n, 15);
+    assert_int_equal(info.n_rows, 15);
+    for (int it = 1; it < log.n; it++) {
+        assert_true(log.objective[it] <= log.objective[it - 1] * (1 + 1e-6));
+        assert_true(log.loss[it] <= log.loss[0]);
+        assert_float_equal(info.rows[it].loss, log.loss[it], 0);
+        assert_int_equal(info.rows[it].iteration, it);
+        assert_true(isnan(info.rows[it].eval_loss));
+    }
+    mfkv_model_free(&m);
+    mfkv_train_info_free(&info);
+    free_ratings(&r);
+}
+
+static void als_early_stop_and_holdout(void **state)
+{
+    (void)state;
+    mfkv_ratings r;
+    make_ratings(&r, 30, 20, 0.6);
+    mfkv_als_opts o = small_opts();
+    o.iterations = 50;
+    o.early_stop = 1;
+    o.min_rel_progress = 0.01;
+    o.holdout = 0.25;
+    mfkv_model m;
+    mfkv_train_info info;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &m, &info, &d), MFKV_OK);
+    assert_true(info.n_rows >= 2 && info.n_rows < 50);
+    const mfkv_train_row *last = &info.rows[info.n_rows - 1], *prev = last - 1;
+    assert_true((prev->loss - last->loss) / prev->loss < 0.01);
+    assert_int_equal(info.n_train + info.n_holdout, r.n);
+    assert_true(info.n_holdout > 0);
+    /* the split the model recorded is the one mfkv_holdout_split gives */
+    uint8_t *split = malloc(r.n);
+    mfkv_holdout_split(r.n, o.holdout, o.seed, split);
+    size_t held = 0;
+    double sse = 0;
+    for (size_t j = 0; j < r.n; j++) {
+        if (!split[j]) continue;
+        held++;
+        double e = r.rating[j] - mfkv_model_predict(&m, r.user[j], r.item[j]);
+        sse += e * e;
+    }
+    assert_int_equal(held, info.n_holdout);
+    assert_float_equal(last->eval_loss, sse / (double)held, 1e-9);
+    free(split);
+    mfkv_model_free(&m);
+    mfkv_train_info_free(&info);
+    free_ratings(&r);
+}
+
+static void als_is_deterministic(void **state)
+{
+    (void)state;
+    mfkv_ratings r;
+    make_ratings(&r, 40, 25, 0.5);
+    mfkv_als_opts o = small_opts();
+    mfkv_model a, b, c;
+    mfkv_train_info ia, ib, ic;
+    mfkv_diag d = {0};
+    o.threads = 2;
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &a, &ia, &d), MFKV_OK);
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &b, &ib, &d), MFKV_OK);
+    o.threads = 1;
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &c, &ic, &d), MFKV_OK);
+    size_t uf = (size_t)a.user_ids.n * a.n_factors * sizeof(float);
+    size_t itf = (size_t)a.item_ids.n * a.n_factors * sizeof(float);
+    const mfkv_model *others[] = {&b, &c};
+    for (int x = 0; x < 2; x++) {
+        assert_memory_equal(a.user_factors, others[x]->user_factors, uf);
+        assert_memory_equal(a.item_factors, others[x]->item_factors, itf);
+        assert_memory_equal(a.user_bias, others[x]->user_bias, a.user_ids.n * sizeof(float));
+        assert_memory_equal(a.item_bias, others[x]->item_bias, a.item_ids.n * sizeof(float));
+    }
+    /* another seed starts elsewhere */
+    mfkv_model e;
+    mfkv_train_info ie;
+    o.seed = 10;
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &e, &ie, &d), MFKV_OK);
+    assert_memory_not_equal(a.item_factors, e.item_factors, itf);
+    mfkv_model *all[] = {&a, &b, &c, &e};
+    mfkv_train_info *infos[] = {&ia, &ib, &ic, &ie};
+    for (int x = 0; x < 4; x++) {
+        mfkv_model_free(all[x]);
+        mfkv_train_info_free(infos[x]);
+    }
+    free_ratings(&r);
+}
+
+static void als_rejects_bad_options(void **state)
+{
+    (void)state;
+    mfkv_ratings r;
+    make_ratings(&r, 5, 5, 0.8);
+    mfkv_model m;
+    mfkv_train_info info;
+    mfkv_diag d = {0};
+    mfkv_als_opts o = small_opts();
+    o.l2 = 0;
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &m, &info, &d), MFKV_INVAL);
+    assert_non_null(strstr(d.msg, "l2"));
+    o = small_opts();
+    o.holdout = 1;
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &m, &info, &d), MFKV_INVAL);
+    o = small_opts();
+    o.threads = 0;
+    assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &m, &info, &d), MFKV_INVAL);
+    assert_null(m.user_factors);
+    free_ratings(&r);
+}
+
+/* ---- model file --------------------------------------------------------- */
+
+typedef struct trained {
+    mfkv_ratings r;
+    mfkv_model m;
+    mfkv_train_info info;
+    char *dir;
+    char path[512];
+} trained;
+
+static int setup_trained(void **state)
+{
+    trained *t = calloc(1, sizeof *t);
+    make_ratings(&t->r, 12, 9, 0.7);
+    mfkv_als_opts o = small_opts();
+    o.holdout = 0.2;
+    mfkv_diag d = {0};
+    if (mfkv_als_train(&t->r, &o, NULL, NULL, &t->m, &t->info, &d) != MFKV_OK) return -1;
+    t->dir = temp_dir();
+    snprintf(t->path, sizeof t->path, "%s/model.mfkvm", t->dir);
+    *state = t;
+    return 0;
+}
+
+static int teardown_trained(void **state)
+{
+    trained *t = *state;
+    mfkv_model_free(&t->m);
+    mfkv_train_info_free(&t->info);
+    free_ratings(&t->r);
+    remove_dir(t->dir);
+    free(t);
+    return 0;
+}
+
+static void assert_models_equal(const mfkv_model *a, const mfkv_model *b)
+{
+    assert_int_equal(a->n_factors, b->n_factors);
+    assert_memory_equal(&a->global_bias, &b->global_bias, sizeof a->global_bias);
+    assert_int_equal(a->user_ids.n, b->user_ids.n);
+    assert_int_equal(a->item_ids.n, b->item_ids.n);
+    for (uint32_t u = 0; u < a->user_ids.n; u++)
+        assert_string_equal(mfkv_idtab_str(&a->user_ids, u, NULL),
+                            mfkv_idtab_str(&b->user_ids, u, NULL));
+    for (uint32_t i = 0; i < a->item_ids.n; i++)
+        assert_string_equal(mfkv_idtab_str(&a->item_ids, i, NULL),
+                            mfkv_idtab_str(&b->item_ids, i, NULL));
+    size_t k = a->n_factors;
+    assert_memory_equal(a->user_factors, b->user_factors, a->user_ids.n * k * sizeof(float));
+    assert_memory_equal(a->item_factors, b->item_factors, a->item_ids.n * k * sizeof(float));
+    assert_memory_equal(a->user_bias, b->user_bias, a->user_ids.n * sizeof(float));
+    assert_memory_equal(a->item_bias, b->item_bias, a->item_ids.n * sizeof(float));
+}
+
+static void modelfile_round_trip(void **state)
+{
+    trained *t = *state;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_modelfile_write(t->path, &t->m, &t->info, &d), MFKV_OK);
+    assert_int_equal(count_entries(t->dir), 1); /* no temporary left */
+    mfkv_model m;
+    mfkv_train_info info;
+    assert_int_equal(mfkv_modelfile_read(t->path, &m, &info, &d), MFKV_OK);
+    assert_models_equal(&t->m, &m);
+    assert_memory_equal(&info.opts, &t->info.opts, sizeof info.opts);
+    assert_int_equal(info.n_ratings, t->info.n_ratings);
+    assert_int_equal(info.n_train, t->info.n_train);
+    assert_int_equal(info.n_holdout, t->info.n_holdout);
+    assert_int_equal(info.ratings_hash, mfkv_ratings_fingerprint(&t->r));
+    assert_int_equal(info.n_rows, t->info.n_rows);
+    assert_memory_equal(info.rows, t->info.rows, info.n_rows * sizeof *info.rows);
+    mfkv_model_free(&m);
+    mfkv_train_info_free(&info);
+
+    /* without a training record, and read without asking for one */
+    assert_int_equal(mfkv_modelfile_write(t->path, &t->m, NULL, &d), MFKV_OK);
+    assert_int_equal(mfkv_modelfile_read(t->path, &m, NULL, &d), MFKV_OK);
+    assert_models_equal(&t->m, &m);
+    mfkv_model_free(&m);
+}
+
+static unsigned char *read_all(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *data = malloc(*size);
+    assert_int_equal(fread(data, 1, *size, f), *size);
+    fclose(f);
+    return data;
+}
+
+static void write_all(const char *path, const unsigned char *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    fclose(f);
+}
+
+/* Write @p data to @p path and read it as a model: the status, after
+ * checking that a refused read leaves the model empty. */
+static int read_damaged(const char *path, const unsigned char *data, size_t size)
+{
+    write_all(path, data, size);
+    mfkv_model m;
+    mfkv_diag d = {0};
+    int rc = mfkv_modelfile_read(path, &m, NULL, &d);
+    if (rc != MFKV_OK) assert_null(m.user_factors);
+    mfkv_model_free(&m);
+    return rc;
+}
+
+static void modelfile_refuses_any_flipped_byte(void **state)
+{
+    trained *t = *state;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_modelfile_write(t->path, &t->m, &t->info, &d), MFKV_OK);
+    size_t size;
+    unsigned char *good = read_all(t->path, &size);
+    char bad_path[600];
+    snprintf(bad_path, sizeof bad_path, "%s/flipped", t->dir);
+    for (size_t at = 0; at < size; at++) {
+        good[at] ^= 0x10;
+        /* the magic identifies the format; every byte after it is checked */
+        int rc = read_damaged(bad_path, good, size);
+        good[at] ^= 0x10;
+        assert_int_equal(rc, at < 8 ? MFKV_FORMAT : MFKV_CORRUPT);
+    }
+    free(good);
+    unlink(bad_path);
+}
+
+static void modelfile_refuses_truncation(void **state)
+{
+    trained *t = *state;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_modelfile_write(t->path, &t->m, &t->info, &d), MFKV_OK);
+    size_t size;
+    unsigned char *good = read_all(t->path, &size);
+    char cut_path[600];
+    snprintf(cut_path, sizeof cut_path, "%s/cut", t->dir);
+    const size_t lengths[] = {0, 5, 8, 39, size / 2, size - 8, size - 1};
+    for (size_t x = 0; x < sizeof lengths / sizeof lengths[0]; x++) {
+        int rc = read_damaged(cut_path, good, lengths[x]);
+        assert_true(rc == MFKV_FORMAT || rc == MFKV_CORRUPT);
+    }
+    free(good);
+    unlink(cut_path);
+    mfkv_model m;
+    assert_int_equal(mfkv_modelfile_read(cut_path, &m, NULL, &d), MFKV_IO);
+}
+
+static void modelfile_write_failure_leaves_nothing(void **state)
+{
+    trained *t = *state;
+    mfkv_diag d = {0};
+    /* the target is a folder: the rename fails after the data was written */
+    char target[600];
+    snprintf(target, sizeof target, "%s/taken", t->dir);
+    assert_int_equal(mkdir(target, 0755), 0);
+    assert_int_not_equal(mfkv_modelfile_write(target, &t->m, &t->info, &d), MFKV_OK);
+    assert_int_equal(count_entries(t->dir), 1);
+    struct stat st;
+    assert_int_equal(stat(target, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    rmdir(target);
+    /* a missing folder: nothing can be created */
+    snprintf(target, sizeof target, "%s/missing/model", t->dir);
+    assert_int_equal(mfkv_modelfile_write(target, &t->m, &t->info, &d), MFKV_IO);
+    assert_int_equal(count_entries(t->dir), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(regression_metrics_match_hand_values),
+        cmocka_unit_test(ranking_metrics_match_hand_values),
+        cmocka_unit_test(eval_uses_split_and_excludes_training_items),
+        cmocka_unit_test(als_items_are_the_ridge_solution_given_users),
+        cmocka_unit_test(als_objective_never_increases),
+        cmocka_unit_test(als_early_stop_and_holdout),
+        cmocka_unit_test(als_is_deterministic),
+        cmocka_unit_test(als_rejects_bad_options),
+        cmocka_unit_test_setup_teardown(modelfile_round_trip, setup_trained, teardown_trained),
+        cmocka_unit_test_setup_teardown(modelfile_refuses_any_flipped_byte, setup_trained,
+                                        teardown_trained),
+        cmocka_unit_test_setup_teardown(modelfile_refuses_truncation, setup_trained,
+                                        teardown_trained),
+        cmocka_unit_test_setup_teardown(modelfile_write_failure_leaves_nothing, setup_trained,
+                                        teardown_trained),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install whatever mfkv needs that is missing on a Debian 12 machine, then
+# build it.  Idempotent: a second run installs nothing.  Run as root (or with
+# sudo available).  Python packages, including the pinned Zig, go into a
+# virtual environment at .venv so the system Python is left alone.
+set -eu
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="gcc pkg-config python3 python3-venv python3-pip valgrind
+  liblmdb-dev libxxhash-dev libopenblas-dev libjansson-dev libcsv-dev libmicrohttpd-dev libcmocka-dev
+  ${MFKV_EXTRA_APT:-}"
+
+missing=""
+for p in $APT_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv" >&2
+    python3 -m venv .venv
+fi
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements.txt; then
+    echo "setup: pip could not install tools/requirements.txt" >&2
+    exit 1
+fi
