@@ -83,7 +83,7 @@ def load_titles():
 
 def build(tmp_path, name, weights, *extra):
     out = str(tmp_path / name)
-    subprocess.run([MFKV, "build", "--weights", weights, "-o", out, "-k", str(K), *extra],
+    subprocess.run([MFKV, "build", "--weights", weights, "-o", out, "-k", str(K), "-q", *extra],
                    check=True, capture_output=True, timeout=60)
     return out
 
@@ -144,9 +144,9 @@ class Server:
 def stores(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stores")
     return {
-        "a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES, "--fallback"),
-        "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES, "--fallback"),
-        "plain": build(tmp, "plain.store", WEIGHTS_A),
+        "a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),  # with a fallback list
+        "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES),
+        "plain": build(tmp, "plain.store", WEIGHTS_A, "--no-fallback"),
     }
 
 
