@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 
 #include "http.h"
@@ -24,43 +27,70 @@ void serve_config_defaults(serve_config *c)
     c->log = stderr;
 }
 
-/* Signals are taken synchronously by this thread only: every other thread
- * (libmicrohttpd's) inherits the blocked mask. */
-static void block_signals(sigset_t *set)
+/* Signals arrive through handlers that only record them and wake the main
+ * loop through a pipe.  Blocking them and using sigtimedwait is not enough:
+ * threads created before main (OpenBLAS starts its pool when the library
+ * loads) keep them unblocked, and a SIGTERM delivered to one of those would
+ * kill the process with the default action. */
+static volatile sig_atomic_t got_stop, got_hup;
+static int wake_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
 {
-    sigemptyset(set);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    int saved = errno;
+    if (sig == SIGHUP) got_hup = sig;
+    else got_stop = sig;
+    if (wake_pipe[1] >= 0) {
+        ssize_t ignored = write(wake_pipe[1], "x", 1);
+        (void)ignored;
+    }
+    errno = saved;
 }
 
-static void wait_for_shutdown(serve_state *st, const sigset_t *set)
+static int install_signals(mfkv_diag *d)
+{
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return mfkv_fail_errno(d, "serve: pipe");
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return MFKV_OK;
+}
+
+static void wait_for_shutdown(serve_state *st)
 {
     const serve_config *c = st->config;
     serve_watch watch = {0};
-    unsigned wait_ms = c->poll_ms ? c->poll_ms : 1000;
-    struct timespec tick = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
-    for (;;) {
-        int sig = sigtimedwait(set, NULL, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
-            fprintf(c->log, "mfkv serve: %s, shutting down\n", strsignal(sig));
-            fflush(c->log);
-            return;
+    int wait_ms = c->poll_ms ? (int)c->poll_ms : 1000;
+    while (!got_stop) {
+        struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
+        int n = poll(&p, 1, wait_ms);
+        char drain[64];
+        while (n > 0 && read(wake_pipe[0], drain, sizeof drain) > 0) {
         }
-        if (sig == SIGHUP) serve_reload(st, &watch);
-        else if (sig < 0 && errno == EAGAIN && c->poll_ms) serve_watch_poll(st, &watch);
+        if (got_stop) break;
+        if (got_hup) {
+            got_hup = 0;
+            serve_reload(st, &watch);
+        } else if (n == 0 && c->poll_ms) {
+            serve_watch_poll(st, &watch);
+        }
     }
+    fprintf(c->log, "mfkv serve: %s, shutting down\n", strsignal(got_stop));
+    fflush(c->log);
 }
 
 int serve_run(const serve_config *c, mfkv_diag *d)
 {
-    sigset_t set;
-    block_signals(&set);
+    int rc = install_signals(d);
+    if (rc) return rc;
     served_store *first;
     struct stat file;
-    int rc = serve_open_store(c, &file, &first, d);
+    rc = serve_open_store(c, &file, &first, d);
     if (rc) return rc;
 
     serve_state st = {.config = c};
@@ -80,7 +110,7 @@ int serve_run(const serve_config *c, mfkv_diag *d)
             port ? (unsigned)port->port : (unsigned)c->listen_port);
     fflush(c->log);
 
-    wait_for_shutdown(&st, &set);
+    wait_for_shutdown(&st);
     atomic_store(&st.draining, 1);
     serve_http_stop(daemon, c->shutdown_grace);
     store_slot_destroy(&st.slot);
