@@ -38,8 +38,8 @@
 
 enum {
     EXTRA = 8,          /* candidates kept beyond K to prove exactness */
-    BLOCK_USERS = 256,  /* users per GEMM block */
-    BLOCK_ITEMS = 2048, /* items per GEMM block: C block = 2 MiB, stays in cache */
+    BLOCK_USERS = MFKV_TOPK_BLOCK_USERS,
+    BLOCK_ITEMS = MFKV_TOPK_BLOCK_ITEMS,
     SCAN_CHUNK = 16,    /* scores compared against the threshold at once */
 };
 
