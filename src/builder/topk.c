@@ -48,7 +48,7 @@ enum {
     EXTRA = 8,          /* candidates kept beyond K to prove exactness */
     BLOCK_USERS = MFKV_TOPK_BLOCK_USERS,
     BLOCK_ITEMS = MFKV_TOPK_BLOCK_ITEMS,
-    SCAN_CHUNK = 16,    /* scores compared against the threshold at once */
+    SCAN_CHUNK = 64,    /* scores compared against the threshold per branch */
     LANES = 8,          /* items re-scored in double side by side */
 };
 
@@ -107,6 +107,7 @@ typedef struct worker {
     float *c;      /* BLOCK_USERS x BLOCK_ITEMS */
     float *u_aug;  /* BLOCK_USERS x fp */
     cand *pool;    /* BLOCK_USERS x pool_cap */
+    cand *scratch; /* pool_cap, for selection */
     uint32_t *pool_n;
     float *thr;    /* BLOCK_USERS: a score must beat this to enter the pool */
     ranked *all;   /* n_items, for the double brute force and re-scoring */
@@ -137,26 +138,29 @@ static void sift_down(cand *h, uint32_t n, uint32_t i)
 }
 
 /* Reorder a[0..n) so that a[0..keep) are the keep strongest candidates and
- * a[keep - 1] is the weakest of them (Hoare's selection; candidates are
- * all distinct because visit positions are). */
-static void select_strongest(cand *a, uint32_t n, uint32_t keep)
+ * a[keep - 1] is the weakest of them.  Quickselect with a branch-free
+ * partition (tmp holds n scratch slots): candidates arrive in no useful
+ * order, so a branching partition would mispredict half its compares.
+ * Keys are distinct, so exactly one element equals the pivot. */
+static void select_strongest(cand *a, uint32_t n, uint32_t keep, cand *tmp)
 {
-    int64_t lo = 0, hi = (int64_t)n - 1, k = (int64_t)keep - 1;
-    while (lo < hi) {
-        /* Median of three as pivot, parked at k. */
-        int64_t mid = lo + (hi - lo) / 2;
-        if (weaker(a[lo], a[mid])) swap_cand(&a[lo], &a[mid]);
-        if (weaker(a[lo], a[hi])) swap_cand(&a[lo], &a[hi]);
-        if (weaker(a[mid], a[hi])) swap_cand(&a[mid], &a[hi]);
-        cand x = a[mid];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (weaker(x, a[i])) i++;
-            while (weaker(a[j], x)) j--;
-            if (i <= j) swap_cand(&a[i++], &a[j--]);
+    uint32_t lo = 0, hi = n, k = keep - 1;
+    while (hi - lo > 1) {
+        cand x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
+        cand p = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        uint32_t l = lo, r = 0;
+        for (uint32_t i = lo; i < hi; i++) {
+            cand v = a[i];
+            a[l] = v;
+            tmp[r] = v;
+            l += v > p;
+            r += v < p;
         }
-        if (j < k) lo = i;
-        if (k < i) hi = j;
+        a[l] = p;
+        memcpy(a + l + 1, tmp, r * sizeof *tmp);
+        if (k == l) return;
+        if (k < l) hi = l;
+        else lo = l + 1;
     }
 }
 
@@ -182,45 +186,48 @@ static int is_excluded(const uint32_t *pos, uint64_t n, uint32_t p)
 }
 
 /* Bit j set when c[j] beats the threshold, j < n <= SCAN_CHUNK. */
-static inline uint32_t beats(const float *c, uint32_t n, float thr)
+static inline uint64_t beats(const float *c, uint32_t n, float thr)
 {
-    uint32_t mask = 0;
-    for (uint32_t j = 0; j < n; j++) mask |= (uint32_t)(c[j] > thr) << j;
+    uint64_t mask = 0;
+    for (uint32_t j = 0; j < n; j++) mask |= (uint64_t)(c[j] > thr) << j;
     return mask;
 }
 
-/* The same for a whole chunk: one or two vector compares where the target
- * has them (the compiler does not find this form on its own). */
-static inline uint32_t beats_chunk(const float *c, float thr)
+/* The same for a whole chunk, with vector compares where the target has them
+ * (the compiler does not find this form on its own). */
+static inline uint64_t beats_chunk(const float *c, float thr)
 {
+    uint64_t mask = 0;
 #if defined(__AVX512F__)
-    return _mm512_cmp_ps_mask(_mm512_loadu_ps(c), _mm512_set1_ps(thr), _CMP_GT_OQ);
+    __m512 t = _mm512_set1_ps(thr);
+    for (uint32_t j = 0; j < SCAN_CHUNK; j += 16)
+        mask |= (uint64_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(c + j), t, _CMP_GT_OQ) << j;
 #elif defined(__AVX__)
     __m256 t = _mm256_set1_ps(thr);
-    uint32_t lo = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(c), t, _CMP_GT_OQ));
-    uint32_t hi = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(c + 8), t, _CMP_GT_OQ));
-    return lo | hi << 8;
+    for (uint32_t j = 0; j < SCAN_CHUNK; j += 8)
+        mask |= (uint64_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(c + j), t, _CMP_GT_OQ)) << j;
 #else
-    return beats(c, SCAN_CHUNK, thr);
+    mask = beats(c, SCAN_CHUNK, thr);
 #endif
+    return mask;
 }
 
 /* Offer scores c[0..n) of items at visit positions base.. to one user's pool. */
-static void scan_row(const shared *sh, cand *pool, uint32_t *pn, float *pthr, const float *c, uint32_t n,
-                     uint32_t base, const uint32_t *excl, uint64_t n_excl)
+static void scan_row(const shared *sh, cand *pool, uint32_t *pn, float *pthr, cand *scratch, const float *c,
+                     uint32_t n, uint32_t base, const uint32_t *excl, uint64_t n_excl)
 {
     float thr = *pthr;
     uint32_t m = *pn;
     for (uint32_t j = 0; j < n; j += SCAN_CHUNK) {
-        uint32_t mask = n - j >= SCAN_CHUNK ? beats_chunk(c + j, thr) : beats(c + j, n - j, thr);
+        uint64_t mask = n - j >= SCAN_CHUNK ? beats_chunk(c + j, thr) : beats(c + j, n - j, thr);
         for (; mask; mask &= mask - 1) {
-            uint32_t t = j + (uint32_t)__builtin_ctz(mask);
+            uint32_t t = j + (uint32_t)__builtin_ctzll(mask);
             /* The threshold may have risen since the mask was taken. */
             if (!(c[t] > thr)) continue;
             if (n_excl && is_excluded(excl, n_excl, base + t)) continue;
             pool[m++] = cand_make(c[t], base + t);
             if (m == sh->pool_cap) {
-                select_strongest(pool, m, sh->keep);
+                select_strongest(pool, m, sh->keep, scratch);
                 m = sh->keep;
                 thr = cand_score(pool[m - 1]);
             }
@@ -316,7 +323,7 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
     uint32_t k = sh->out->k;
     uint64_t eligible = sh->m->item_ids.n - n_excl;
     if (hn > sh->keep) {
-        select_strongest(h, hn, sh->keep);
+        select_strongest(h, hn, sh->keep, w->scratch);
         hn = sh->keep;
     }
     sort_strongest_first(h, hn);
@@ -330,6 +337,9 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
             brute_force(w, user, excl, n_excl);
             return;
         }
+        /* The same bound rules out kept candidates that far below the K-th:
+         * only the rest need an exact score. */
+        while (hn > k && (double)cand_score(h[hn - 1]) < kth - 2.0 * err) hn--;
     }
     for (uint32_t i = 0; i < hn; i++) w->idx[i] = sh->visit[cand_pos(h[i])];
     exact_scores(sh->m, user, w->idx, hn, w->all);
@@ -358,7 +368,7 @@ static void run_block(worker *w, uint32_t block)
                     (int)fp, sh->v_aug + (size_t)i0 * fp, (int)fp, 0.0f, w->c, (int)ni);
         for (uint32_t r = 0; r < nu; r++) {
             uint64_t e0 = sh->excl_off ? sh->excl_off[u0 + r] : 0, e1 = sh->excl_off ? sh->excl_off[u0 + r + 1] : 0;
-            scan_row(sh, w->pool + (size_t)r * cap, &w->pool_n[r], &w->thr[r], w->c + (size_t)r * ni, ni, i0,
+            scan_row(sh, w->pool + (size_t)r * cap, &w->pool_n[r], &w->thr[r], w->scratch, w->c + (size_t)r * ni, ni, i0,
                      sh->excl_pos + e0, e1 - e0);
         }
     }
@@ -397,6 +407,7 @@ static void worker_free(worker *w)
     free(w->c);
     free(w->u_aug);
     free(w->pool);
+    free(w->scratch);
     free(w->pool_n);
     free(w->thr);
     free(w->all);
@@ -410,11 +421,12 @@ static int worker_init(worker *w, shared *sh)
     w->c = malloc((size_t)BLOCK_USERS * BLOCK_ITEMS * sizeof(float));
     w->u_aug = malloc((size_t)BLOCK_USERS * sh->fp * sizeof(float));
     w->pool = malloc((size_t)BLOCK_USERS * sh->pool_cap * sizeof(cand) + 1);
+    w->scratch = malloc((size_t)sh->pool_cap * sizeof(cand));
     w->pool_n = malloc(BLOCK_USERS * sizeof(uint32_t));
     w->thr = malloc(BLOCK_USERS * sizeof(float));
     w->all = malloc((size_t)sh->m->item_ids.n * sizeof(ranked) + 1);
     w->idx = malloc((size_t)sh->m->item_ids.n * sizeof(uint32_t) + 1);
-    if (!w->c || !w->u_aug || !w->pool || !w->pool_n || !w->thr || !w->all || !w->idx) {
+    if (!w->c || !w->u_aug || !w->pool || !w->scratch || !w->pool_n || !w->thr || !w->all || !w->idx) {
         worker_free(w);
         return MFKV_NOMEM;
     }
