@@ -109,13 +109,14 @@ def peer_numpy_gemm(m, n_users, blocks):
     block_users, block_items = blocks
     u = np.hstack([m["user_factors"], np.ones((len(m["user_factors"]), 1), np.float32)])
     v = np.ascontiguousarray(np.hstack([m["item_factors"], m["item_bias"][:, None]]))
-    c = np.empty((block_users, block_items), np.float32)
+    buf = np.empty(block_users * block_items, np.float32)
     t0 = time.perf_counter()
     for u0 in range(0, n_users, block_users):
         ub = u[u0:u0 + block_users]
         for i0 in range(0, len(v), block_items):
             vb = v[i0:i0 + block_items]
-            np.matmul(ub, vb.T, out=c[:len(ub), :len(vb)])
+            # A contiguous out array, or numpy leaves BLAS for its own loop.
+            np.matmul(ub, vb.T, out=buf[:len(ub) * len(vb)].reshape(len(ub), len(vb)))
     return time.perf_counter() - t0, None
 
 
@@ -190,10 +191,16 @@ def measured(argv, env=None):
     return ru["wall"], ru["maxrss_kib"] / 1024, p.stdout, head
 
 
-def clean_blas_env():
+def blas_env(keep, coretype=None):
+    """The environment for a method: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+    removed (each OpenBLAS picks its kernel for this CPU) unless keep, or
+    OPENBLAS_CORETYPE set to coretype."""
     env = dict(os.environ)
-    env.pop("OPENBLAS_CORETYPE", None)
-    env.pop("OPENBLAS_L2_SIZE", None)
+    if not keep:
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
     return env
 
 
@@ -258,7 +265,7 @@ def bench_shape(name, args, workdir):
         if os.path.exists(store):
             os.unlink(store)
         wall, rss, _, err = measured([args.mfkv, "build", "--npy", folder, "-k", str(K), "-o", store,
-                                      "--timings", "-q"])
+                                      "--timings", "-q"], blas_env(args.keep_blas_env))
         runs.append((wall, rss, parse_timings(err)))
     t = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
     rows["mfkv build"] = dict(compute=t["topk"], whole=median([r[0] for r in runs]), rss=max(r[1] for r in runs),
@@ -267,14 +274,14 @@ def bench_shape(name, args, workdir):
 
     runs = []
     for _ in range(repeats):
-        wall, rss, out, _ = measured([args.floor, folder, "2"])
+        wall, rss, out, _ = measured([args.floor, folder, "2"], blas_env(args.keep_blas_env))
         vals = dict(zip(*[line.split("\t") for line in out.strip().splitlines()]))
         blocks = f"{vals['block_users']},{vals['block_items']}"
         runs.append((float(vals["gemm_seconds"]), wall, rss, vals["core"]))
     rows["gemm floor (C, blocked sgemm)"] = dict(
         compute=median([r[0] for r in runs]), whole=median([r[1] for r in runs]), rss=max(r[2] for r in runs),
         est=False, detail=f"system OpenBLAS core {runs[0][3]}")
-    blas_note = ""
+    blas_note = faiss_note = ""
 
     sample = check_sample(n_users)
     peer_lists = {}
@@ -285,18 +292,23 @@ def bench_shape(name, args, workdir):
         for _ in range(repeats):
             wall, rss, out, _ = measured([sys.executable, os.path.abspath(__file__), "--peer", peer, "--dir",
                                           folder, "--limit", str(limit), "--blocks", blocks, "--out", out_path],
-                                         clean_blas_env())
+                                         blas_env(False, args.faiss_coretype if peer == "faiss" else None))
             r = json.loads(out.strip().splitlines()[-1])
             runs.append((r["seconds"], wall, rss))
-            blas_note = "; ".join(r["blas"])
+            if peer != "faiss":
+                blas_note = "; ".join(r["blas"])
+            else:
+                faiss_note = "; ".join(b for b in r["blas"] if "scipy" not in b)
         scale = n_users / limit if limit else 1.0
         label = {"numpy_gemm": "numpy gemm only (same blocks)", "argsort": "numpy full argsort",
                  "argpartition": "numpy argpartition + sort 50", "faiss": "faiss IndexFlatIP (2 threads)"}[peer]
+        detail = f"first {limit:,} users timed, x{scale:.0f}" if limit else ""
+        if peer == "faiss":
+            detail = f"its OpenBLAS: {faiss_note}"
         compute = median([r[0] for r in runs]) * scale
         whole = median([r[1] for r in runs])
         rows[label] = dict(compute=compute, whole=whole if not limit else whole - median([r[0] for r in runs]) + compute,
-                           rss=max(r[2] for r in runs), est=bool(limit),
-                           detail=f"first {limit:,} users timed, x{scale:.0f}" if limit else "")
+                           rss=max(r[2] for r in runs), est=bool(limit), detail=detail)
         if os.path.exists(out_path):
             peer_lists[label] = np.load(out_path)
 
@@ -340,6 +352,10 @@ def main():
     ap.add_argument("--large-repeats", type=int, default=1, help="runs per method for large")
     ap.add_argument("--mfkv", default=os.path.join(REPO, "zig-out/bin/mfkv"))
     ap.add_argument("--floor", default=os.path.join(REPO, "zig-out/bench/gemm_floor"))
+    ap.add_argument("--keep-blas-env", action="store_true",
+                    help="run mfkv and the gemm floor with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as set here")
+    ap.add_argument("--faiss-coretype", default="Haswell",
+                    help="OPENBLAS_CORETYPE for faiss's bundled OpenBLAS ('' = its own detection)")
     ap.add_argument("--workdir", help="where models and stores go (default: a temporary folder)")
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
@@ -354,8 +370,10 @@ def main():
     for s in shapes:
         if s not in SHAPES:
             ap.error(f"--shapes: unknown shape '{s}' (ml1m, medium, large)")
-    env_note = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ)
-    print(f"## mfkv build vs peers ({os.cpu_count()} CPUs; mfkv and gemm floor env: {env_note or 'no OpenBLAS vars'})")
+    env_note = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                         if k in os.environ and args.keep_blas_env)
+    print(f"## mfkv build vs peers ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+          f"mfkv and gemm floor OpenBLAS env: {env_note or 'unset'})")
     with tempfile.TemporaryDirectory(prefix="mfkv-bench-") as tmp:
         workdir = args.workdir or tmp
         os.makedirs(workdir, exist_ok=True)
