@@ -27,9 +27,11 @@ methods, each in its own process so that its peak RSS is its own:
 Peers' times are their compute alone (data already in memory, no output
 written), mfkv's "compute" is its top-K stage; its whole process also loads
 the npy files and writes and fsyncs the store.  OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE are removed from the environment of the Python peers;
-mfkv and the gemm floor run with the environment as given (both are shown
-with the OpenBLAS kernel each ran).
+OPENBLAS_L2_SIZE are removed for every method (--keep-blas-env keeps them
+for mfkv and the floor), except that faiss gets OPENBLAS_CORETYPE=Haswell
+(--faiss-coretype): its bundled OpenBLAS misdetects recent AMD CPUs.  The
+numpy peers are tried with 1 and 2 OpenBLAS threads (--numpy-threads) and
+credited with the faster.  The kernel each OpenBLAS ran is printed.
 
 A sanity line compares mfkv's top-50 of sampled users (drawn from the first
 10,000) with a float64 numpy brute force, ties by item id; the float32 peers
