@@ -202,11 +202,21 @@ int cmd_build(int argc, char **argv)
     }
     if (ropts.skipped) cli_error("warning: %s: %zu invalid lines skipped", a.exclude, ropts.skipped);
 
-    const char *inputs[6];
+    /* Every input file is digested into the provenance; an npy folder by its files. */
+    static const char *const npy_names[] = {MFKV_NPY_USER_FACTORS, MFKV_NPY_ITEM_FACTORS, MFKV_NPY_USER_BIAS,
+                                            MFKV_NPY_ITEM_BIAS, MFKV_NPY_USER_IDS, MFKV_NPY_ITEM_IDS,
+                                            MFKV_NPY_GLOBAL_BIAS};
+    enum { N_NPY = sizeof npy_names / sizeof *npy_names };
+    char npy_paths[N_NPY][4096];
+    const char *inputs[6 + N_NPY];
     size_t n_inputs = 0;
     const char *in_files[] = {a.weights, a.users, a.items, a.model, a.exclude, a.titles};
     for (size_t i = 0; i < sizeof in_files / sizeof *in_files; i++)
         if (in_files[i]) inputs[n_inputs++] = in_files[i];
+    for (size_t i = 0; a.npy && i < N_NPY; i++) {
+        snprintf(npy_paths[i], sizeof npy_paths[i], "%s/%s", a.npy, npy_names[i]);
+        if (access(npy_paths[i], F_OK) == 0) inputs[n_inputs++] = npy_paths[i];
+    }
     char options[1024];
     snprintf(options, sizeof options, "k=%u fallback=%s%s%s%s%s input=%s", a.k, a.no_fallback ? "no" : "yes",
              a.exclude ? " exclude_seen=" : "", a.exclude ? base_name(a.exclude) : "",

@@ -1,8 +1,170 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "serve/serve.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mfkv serve [options] [STORE]\n"
+            "\n"
+            "Serve a store over HTTP.  The predict API is TF Serving's REST API, so\n"
+            "clients written for a TF Serving recommender work unchanged.\n"
+            "\n"
+            "endpoints:\n"
+            "  POST /v1/models/NAME[/versions/V]:predict\n"
+            "        {\"instances\":[{\"user_id\":1},...]}  -> {\"predictions\":[{\"predicted_rating\":[..],\"predicted_item_id\":[..]}]}\n"
+            "        {\"inputs\":{\"user_id\":[1,2]}}       -> {\"outputs\":{\"predicted_rating\":[[..]],\"predicted_item_id\":[[..]]}}\n"
+            "        optional \"n\": keep the first n items.  Same bytes as mfkv get --format predict.\n"
+            "  GET  /v1/models/NAME[/versions/V]           model version status (version from the store digest)\n"
+            "  GET  /v1/models/NAME[/versions/V]/metadata  signature\n"
+            "  GET  /v1/users/ID/recommendations[?n=10][&format=json|html]\n"
+            "        titles, genres and scores; strong ETag, Cache-Control, 304 on If-None-Match\n"
+            "  GET  /            a page to look users up      GET /healthz, /readyz, /metrics (Prometheus)\n"
+            "Errors are {\"error\":\"...\"} with TF Serving's statuses: 400 bad request, 404 unknown\n"
+            "model/version/user/path, 405 wrong method, 413 body too large, 503 overloaded.\n"
+            "\n"
+            "options:\n"
+            "  -s, --store FILE          store to serve (or STORE; else $MFKV_STORE, else ./" MFKV_DEFAULT_STORE ")\n"
+            "  -l, --listen ADDR:PORT    numeric address and port (default 127.0.0.1:8501; [::1]:8501;\n"
+            "                            port 0 picks a free one, printed on stderr)\n"
+            "  -m, --model-name NAME     model name in the URLs (default recommender_model)\n"
+            "  -t, --threads N           worker threads (default 4)\n"
+            "      --fallback            unknown users get the store's fallback list instead of 404\n"
+            "      --max-body BYTES      largest request body; larger gets 413 (default 1048576)\n"
+            "      --max-users N         most users in one predict request (default 1000)\n"
+            "      --cache-max-age S     snippet Cache-Control max-age (default 300)\n"
+            "      --stale-while-revalidate S   snippet Cache-Control (default 60)\n"
+            "      --connection-limit N  open connections served; requests on more get 503, and\n"
+            "                            beyond N+64 connections are refused (default 1024)\n"
+            "      --timeout S           close connections idle this long (default 30)\n"
+            "      --shutdown-grace S    on SIGTERM/SIGINT, let open connections finish (default 5)\n"
+            "      --poll-ms MS          check the store file for replacement this often; 0: only\n"
+            "                            on SIGHUP (default 200)\n"
+            "      --access-log FILE     one line per request (Common Log Format + ms); - for stdout\n"
+            "  -h, --help                this text\n"
+            "\n"
+            "Hot swap: replace the store file by rename (or send SIGHUP); the new store is\n"
+            "verified in full before it is served, and one that fails is refused while the old\n"
+            "one keeps serving (logged, counted in /metrics).\n"
+            "\n"
+            "examples:\n"
+            "  mfkv serve recs.store\n"
+            "  mfkv serve --listen 0.0.0.0:8080 --fallback --access-log - recs.store\n"
+            "  curl -d '{\"instances\":[{\"user_id\":1}]}' localhost:8501/v1/models/recommender_model:predict\n"
+            "\n"
+            "exit codes:\n"
+            "  0  stopped by SIGTERM or SIGINT\n"
+            "  2  usage error\n"
+            "  3  cannot read the store or listen on the address\n"
+            "  4  the store is corrupt, foreign, or of a newer major version\n");
+}
+
+/* ADDR:PORT, [IPV6]:PORT; the port is required. */
+static int parse_listen(const char *arg, char *host, size_t host_size, uint16_t *port)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon) {
+        cli_error("--listen: expected ADDR:PORT, got '%s'", arg);
+        return -1;
+    }
+    const char *h = arg;
+    size_t hlen = (size_t)(colon - arg);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') h++, hlen -= 2;
+    if (hlen == 0 || hlen >= host_size) {
+        cli_error("--listen: bad address in '%s'", arg);
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    uint32_t p;
+    if (cli_parse_u32("--listen port", colon + 1, 0, 65535, &p)) return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+enum {
+    OPT_FALLBACK = 256, OPT_MAX_BODY, OPT_MAX_USERS, OPT_MAX_AGE, OPT_SWR, OPT_CONN_LIMIT,
+    OPT_TIMEOUT, OPT_GRACE, OPT_POLL, OPT_ACCESS_LOG,
+};
 
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    cli_error("serve: not implemented yet");
-    return MFKV_EXIT_INPUT;
+    static const struct option options[] = {
+        {"store", required_argument, NULL, 's'},
+        {"listen", required_argument, NULL, 'l'},
+        {"model-name", required_argument, NULL, 'm'},
+        {"threads", required_argument, NULL, 't'},
+        {"fallback", no_argument, NULL, OPT_FALLBACK},
+        {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"max-users", required_argument, NULL, OPT_MAX_USERS},
+        {"cache-max-age", required_argument, NULL, OPT_MAX_AGE},
+        {"stale-while-revalidate", required_argument, NULL, OPT_SWR},
+        {"connection-limit", required_argument, NULL, OPT_CONN_LIMIT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"shutdown-grace", required_argument, NULL, OPT_GRACE},
+        {"poll-ms", required_argument, NULL, OPT_POLL},
+        {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    serve_config c;
+    serve_config_defaults(&c);
+    const char *store_flag = NULL, *access_log = NULL;
+    char host[64];
+    uint32_t body = (uint32_t)c.max_body;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "s:l:m:t:h", options, NULL)) != -1) {
+        int bad = 0;
+        switch (opt) {
+        case 's': store_flag = optarg; break;
+        case 'l':
+            bad = parse_listen(optarg, host, sizeof host, &c.listen_port);
+            c.listen_host = host;
+            break;
+        case 'm':
+            if (!*optarg || strpbrk(optarg, "/:")) {
+                cli_error("--model-name: must be non-empty without '/' or ':'");
+                bad = 1;
+            }
+            c.model_name = optarg;
+            break;
+        case 't': bad = cli_parse_u32("--threads", optarg, 1, 1024, &c.threads); break;
+        case OPT_FALLBACK: c.fallback = 1; break;
+        case OPT_MAX_BODY: bad = cli_parse_u32("--max-body", optarg, 16, UINT32_MAX, &body); break;
+        case OPT_MAX_USERS: bad = cli_parse_u32("--max-users", optarg, 1, 1000000, &c.max_users); break;
+        case OPT_MAX_AGE: bad = cli_parse_u32("--cache-max-age", optarg, 0, UINT32_MAX, &c.cache_max_age); break;
+        case OPT_SWR: bad = cli_parse_u32("--stale-while-revalidate", optarg, 0, UINT32_MAX, &c.stale_while_revalidate); break;
+        case OPT_CONN_LIMIT: bad = cli_parse_u32("--connection-limit", optarg, 1, 1000000, &c.connection_limit); break;
+        case OPT_TIMEOUT: bad = cli_parse_u32("--timeout", optarg, 1, 86400, &c.connection_timeout); break;
+        case OPT_GRACE: bad = cli_parse_u32("--shutdown-grace", optarg, 0, 3600, &c.shutdown_grace); break;
+        case OPT_POLL: bad = cli_parse_u32("--poll-ms", optarg, 0, 3600000, &c.poll_ms); break;
+        case OPT_ACCESS_LOG: access_log = optarg; break;
+        case 'h': usage(stdout); return MFKV_EXIT_OK;
+        default: usage(stderr); return MFKV_EXIT_USAGE;
+        }
+        if (bad) return MFKV_EXIT_USAGE;
+    }
+    if (argc - optind > 1 || (argc - optind == 1 && store_flag)) {
+        cli_error("serve: give the store once, as STORE or --store");
+        return MFKV_EXIT_USAGE;
+    }
+    c.store_path = cli_store_path(argc - optind == 1 ? argv[optind] : store_flag);
+    c.max_body = body;
+    if (access_log) {
+        c.access_log = strcmp(access_log, "-") ? fopen(access_log, "a") : stdout;
+        if (!c.access_log) {
+            cli_error("--access-log: cannot open %s", access_log);
+            return MFKV_EXIT_INPUT;
+        }
+    }
+    mfkv_diag d = {0};
+    int rc = serve_run(&c, &d);
+    if (rc) cli_error("serve: %s", d.msg);
+    if (c.access_log && c.access_log != stdout) fclose(c.access_log);
+    return cli_exit_for(rc);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/numfmt.h"
+#include "common/predict_json.h"
 
 int out_format_parse(const char *s)
 {
@@ -28,24 +29,16 @@ static void tsv_field(FILE *out, const char *s, size_t len)
     for (size_t i = 0; i < len; i++) fputc(s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ? ' ' : s[i], out);
 }
 
+/* The server's formatter, so `mfkv serve` answers with these very bytes. */
 static int print_predict(FILE *out, mfkv_store *st, const mfkv_list *list, uint32_t n, int first)
 {
-    char num[32];
-    fputs(first ? "{\"predicted_rating\":[" : ",{\"predicted_rating\":[", out);
-    for (uint32_t i = 0; i < n; i++) {
-        mfkv_format_float(num, mfkv_list_score(list, i));
-        fprintf(out, "%s%s", i ? "," : "", num);
-    }
-    fputs("],\"predicted_item_id\":[", out);
-    for (uint32_t i = 0; i < n; i++) {
-        mfkv_item_info it;
-        int rc = mfkv_item(st, mfkv_list_item_index(list, i), &it);
-        if (rc) return rc;
-        if (i) fputc(',', out);
-        out_json_string(out, it.id, it.id_len);
-    }
-    fputs("]}", out);
-    return MFKV_OK;
+    mfkv_buf b;
+    mfkv_buf_init(&b);
+    if (!first) mfkv_buf_put(&b, ",", 1);
+    int rc = mfkv_format_predict_row(st, list, n, &b);
+    if (!rc) fwrite(b.data, 1, b.len, out);
+    mfkv_buf_free(&b);
+    return rc;
 }
 
 int out_print_list(FILE *out, mfkv_store *st, out_format fmt, int titles, const char *id, size_t id_len,
@@ -67,8 +60,8 @@ int out_print_list(FILE *out, mfkv_store *st, out_format fmt, int titles, const 
         mfkv_format_float(num, mfkv_list_score(list, i));
         switch (fmt) {
         case OUT_TEXT:
-            fprintf(out, "%4u  %-10.*s %-10s", i + 1, (int)it.id_len, it.id, num);
-            if (titles && it.title_len) fprintf(out, "  %.*s", (int)it.title_len, it.title);
+            fprintf(out, "%4u  %-10.*s %s", i + 1, (int)it.id_len, it.id, num);
+            if (titles && it.title_len) fprintf(out, "%*s%.*s", 12 - (int)strlen(num), "", (int)it.title_len, it.title);
             if (titles && it.genres_len) fprintf(out, " (%.*s)", (int)it.genres_len, it.genres);
             fputc('\n', out);
             break;

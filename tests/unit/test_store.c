@@ -218,6 +218,36 @@ static void every_flipped_byte_is_caught(void **state)
     unlink(bad);
 }
 
+static void verify_finds_damage_a_trusting_open_skipped(void **state)
+{
+    /* MFKV_OPEN_NO_CHECKSUM skips the file digest and record checksums;
+     * mfkv_verify must still find a damaged record and name it. */
+    size_t len;
+    char *file = slurp(fx.path, &len);
+    mfkv_store *st;
+    assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
+    mfkv_list l;
+    size_t idlen;
+    const char *id = mfkv_idtab_str(&fx.m.user_ids, 3, &idlen);
+    assert_int_equal(mfkv_get(st, id, idlen, &l), 0);
+    char *at = memmem(file, len, (const char *)l.raw - 12, 12 + 8 * (size_t)l.count);
+    assert_non_null(at);
+    mfkv_close(st);
+    at[14] ^= 0x01; /* an item index of user 3 */
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/trusting.mfkv", fx.dir);
+    spit(bad, file, len);
+    assert_int_equal(mfkv_open(bad, 0, &st), MFKV_CORRUPT);
+    assert_int_equal(mfkv_open(bad, MFKV_OPEN_NO_CHECKSUM, &st), 0);
+    mfkv_verify_report rep;
+    assert_int_equal(mfkv_verify(st, &rep), MFKV_CORRUPT);
+    assert_int_equal(rep.records_bad, 2); /* the file digest and the record */
+    assert_non_null(strstr(rep.first_problem, "digest mismatch"));
+    mfkv_close(st);
+    free(file);
+    unlink(bad);
+}
+
 static void truncated_files_are_refused(void **state)
 {
     size_t len;
@@ -360,6 +390,7 @@ int main(void)
         cmocka_unit_test(iteration_visits_every_user_in_byte_order),
         cmocka_unit_test(same_inputs_same_bytes),
         cmocka_unit_test(every_flipped_byte_is_caught),
+        cmocka_unit_test(verify_finds_damage_a_trusting_open_skipped),
         cmocka_unit_test(truncated_files_are_refused),
         cmocka_unit_test(foreign_and_missing_files),
         cmocka_unit_test(many_threads_share_one_handle),

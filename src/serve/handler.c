@@ -1,0 +1,88 @@
+#include "handler.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define JSON_TYPE "application/json"
+
+void serve_response_init(serve_response *res)
+{
+    memset(res, 0, sizeof *res);
+    mfkv_buf_init(&res->body);
+    res->status = 200;
+    res->content_type = JSON_TYPE;
+}
+
+void serve_response_free(serve_response *res) { mfkv_buf_free(&res->body); }
+
+void serve_error(serve_response *res, unsigned status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* Messages quote request bytes: keep the body plain ASCII, valid JSON. */
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
+    const char *allow = res->allow;
+    serve_response_free(res);
+    serve_response_init(res);
+    res->status = status;
+    res->allow = status == 405 ? allow : NULL;
+    mfkv_buf_puts(&res->body, "{\"error\":");
+    mfkv_buf_json_string(&res->body, msg, strlen(msg));
+    mfkv_buf_puts(&res->body, "}\n");
+}
+
+static void plain(serve_response *res, unsigned status, const char *text)
+{
+    res->status = status;
+    res->content_type = "text/plain; charset=utf-8";
+    mfkv_buf_puts(&res->body, text);
+}
+
+static int method_allowed(serve_route_kind kind, const char *method)
+{
+    if (kind == ROUTE_PREDICT) return !strcmp(method, "POST");
+    return !strcmp(method, "GET") || !strcmp(method, "HEAD");
+}
+
+static void dispatch(serve_state *st, served_store *s, const serve_route *r,
+                     const serve_request *req, serve_response *res)
+{
+    switch (r->kind) {
+    case ROUTE_PREDICT: serve_predict(st, s, r, req, res); break;
+    case ROUTE_MODEL_STATUS: serve_model_status(st, s, r, res); break;
+    case ROUTE_MODEL_METADATA: serve_model_metadata(st, s, r, res); break;
+    case ROUTE_RECOMMENDATIONS: serve_recommendations(st, s, r, req, res); break;
+    case ROUTE_PAGE: serve_page(res); break;
+    case ROUTE_HEALTHZ: plain(res, 200, "ok\n"); break;
+    case ROUTE_READYZ:
+        if (atomic_load(&st->draining)) plain(res, 503, "shutting down\n");
+        else plain(res, 200, "ready\n");
+        break;
+    case ROUTE_METRICS:
+        res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        serve_metrics_render(&st->metrics, s, &res->body);
+        break;
+    default: serve_error(res, 404, "no such endpoint: %s", req->path); break;
+    }
+}
+
+serve_route_kind serve_handle(serve_state *st, const serve_request *req, serve_response *res)
+{
+    serve_route r;
+    serve_route_parse(req->path, &r);
+    if (r.kind != ROUTE_UNKNOWN && !method_allowed(r.kind, req->method)) {
+        res->allow = serve_route_allow(r.kind);
+        serve_error(res, 405, "method %s not allowed here; allowed: %s", req->method, res->allow);
+        return r.kind;
+    }
+    served_store *s = store_slot_acquire(&st->slot);
+    dispatch(st, s, &r, req, res);
+    served_store_release(s);
+    if (mfkv_buf_status(&res->body)) serve_error(res, 500, "out of memory");
+    return r.kind;
+}

@@ -1,0 +1,77 @@
+/*
+ * handler.h - request handling, independent of the HTTP library.
+ *
+ * serve_handle() turns one complete request (method, decoded path, the few
+ * query and header values that matter, body) into a response (status,
+ * headers, body).  http.c adapts libmicrohttpd to it; unit tests call it
+ * directly.
+ */
+#ifndef MFKV_SERVE_HANDLER_H
+#define MFKV_SERVE_HANDLER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "metrics.h"
+#include "route.h"
+#include "serve.h"
+#include "store_slot.h"
+
+typedef struct serve_request {
+    const char *method;
+    const char *path;          /* decoded, no query string */
+    const char *query_n;       /* ?n=, NULL when absent */
+    const char *query_format;  /* ?format=, NULL when absent */
+    const char *if_none_match; /* header, NULL when absent */
+    const char *body;
+    size_t body_len;
+} serve_request;
+
+typedef struct serve_response {
+    unsigned status;
+    const char *content_type; /* static string */
+    mfkv_buf body;
+    char etag[48];            /* quoted entity tag; empty: none */
+    char cache_control[96];   /* empty: none */
+    const char *allow;        /* Allow header (405), static; NULL: none */
+} serve_response;
+
+typedef struct serve_state {
+    const serve_config *config;
+    store_slot slot;
+    serve_metrics metrics;
+    atomic_int draining; /* shutting down: /readyz says so */
+    atomic_uint open_connections;
+} serve_state;
+
+void serve_response_init(serve_response *res);
+void serve_response_free(serve_response *res);
+
+/* Handle @p req with the current store; returns the route, for metrics. */
+serve_route_kind serve_handle(serve_state *st, const serve_request *req, serve_response *res);
+
+/* Replace whatever @p res holds with a JSON error {"error":"..."}. */
+void serve_error(serve_response *res, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Find user @p id's list, or the fallback list when the server was started
+ * with --fallback and the user is unknown (then *used_fallback is 1).
+ * On failure fills @p res with the error (404, 400 or 500) and returns -1. */
+int serve_lookup(serve_state *st, served_store *s, const char *id, size_t id_len,
+                 mfkv_list *list, int *used_fallback, serve_response *res);
+
+/* Check the route's model name and version against what is served; on a
+ * mismatch fill a 404 as TF Serving words it and return -1. */
+int serve_check_model(serve_state *st, served_store *s, const serve_route *r, serve_response *res);
+
+/* The route handlers. */
+void serve_predict(serve_state *st, served_store *s, const serve_route *r,
+                   const serve_request *req, serve_response *res);
+void serve_model_status(serve_state *st, served_store *s, const serve_route *r, serve_response *res);
+void serve_model_metadata(serve_state *st, served_store *s, const serve_route *r, serve_response *res);
+void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
+                           const serve_request *req, serve_response *res);
+void serve_page(serve_response *res);
+
+#endif

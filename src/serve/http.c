@@ -1,0 +1,218 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "access_log.h"
+
+/* Per-request state, from the first callback to the completion notice. */
+typedef struct request_ctx {
+    struct timespec start;
+    mfkv_buf body;
+    int too_large;
+    serve_route_kind route;
+    unsigned status;
+    size_t bytes;
+    char method[16];
+    char url[512];
+    char version[16];
+} request_ctx;
+
+static uint64_t ns_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000000000u + (uint64_t)t.tv_nsec - (uint64_t)t0->tv_nsec;
+}
+
+static enum MHD_Result queue(serve_state *st, struct MHD_Connection *c, request_ctx *rq, serve_response *res)
+{
+    size_t len;
+    char *data = mfkv_buf_take(&res->body, &len);
+    struct MHD_Response *r = data ? MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE)
+                                  : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    if (res->content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    if (res->etag[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
+    if (res->cache_control[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, res->cache_control);
+    if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (res->status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* Draining or overloaded: tell keep-alive clients to reconnect later. */
+    if (atomic_load(&st->draining) || res->status == 503)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    rq->status = res->status;
+    rq->bytes = len;
+    enum MHD_Result ok = MHD_queue_response(c, res->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result queue_error(serve_state *st, struct MHD_Connection *c, request_ctx *rq,
+                                   unsigned status, const char *msg)
+{
+    serve_response res;
+    serve_response_init(&res);
+    serve_error(&res, status, "%s", msg);
+    enum MHD_Result ok = queue(st, c, rq, &res);
+    serve_response_free(&res);
+    return ok;
+}
+
+static request_ctx *begin(struct MHD_Connection *c, const char *url, const char *method, const char *version)
+{
+    request_ctx *rq = calloc(1, sizeof *rq);
+    if (!rq) return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &rq->start);
+    mfkv_buf_init(&rq->body);
+    serve_route r;
+    serve_route_parse(url, &r);
+    rq->route = r.kind; /* serve_handle sets it again; this is for early 413s */
+    snprintf(rq->method, sizeof rq->method, "%s", method);
+    snprintf(rq->url, sizeof rq->url, "%s", url);
+    snprintf(rq->version, sizeof rq->version, "%s", version);
+    return rq;
+}
+
+static int declared_too_large(struct MHD_Connection *c, size_t max_body)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strtoull(cl, NULL, 10) > max_body;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    serve_state *st = cls;
+    request_ctx *rq = *con_cls;
+    if (!rq) {
+        if (!(rq = begin(c, url, method, version))) return MHD_NO;
+        *con_cls = rq;
+        if (atomic_load(&st->open_connections) > st->config->connection_limit)
+            return queue_error(st, c, rq, 503, "overloaded: more than --connection-limit connections open");
+        /* Refuse before reading a body we would not keep. */
+        if (declared_too_large(c, st->config->max_body))
+            return queue_error(st, c, rq, 413, "request body larger than --max-body");
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (rq->too_large || *upload_size > st->config->max_body - rq->body.len) {
+            rq->too_large = 1;
+            mfkv_buf_free(&rq->body);
+        } else {
+            mfkv_buf_put(&rq->body, upload, *upload_size);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large) return queue_error(st, c, rq, 413, "request body larger than --max-body");
+    if (mfkv_buf_status(&rq->body)) return queue_error(st, c, rq, 500, "out of memory");
+
+    serve_request req = {
+        .method = method,
+        .path = url,
+        .query_n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n"),
+        .query_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
+        .if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .body = rq->body.data ? rq->body.data : "",
+        .body_len = rq->body.len,
+    };
+    serve_response res;
+    serve_response_init(&res);
+    rq->route = serve_handle(st, &req, &res);
+    enum MHD_Result ok = queue(st, c, rq, &res);
+    serve_response_free(&res);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    serve_state *st = cls;
+    request_ctx *rq = *con_cls;
+    if (!rq) return;
+    *con_cls = NULL;
+    uint64_t ns = ns_since(&rq->start);
+    /* A request that ended before a response (client gone, timeout) counts
+     * as status 0, "other". */
+    serve_metrics_request(&st->metrics, rq->route, rq->status, ns);
+    if (st->config->access_log) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        serve_access_log(st->config->access_log, ci ? ci->client_addr : NULL, rq->method, rq->url,
+                         rq->version, rq->status, rq->bytes, ns);
+    }
+    mfkv_buf_free(&rq->body);
+    free(rq);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode what)
+{
+    serve_state *st = cls;
+    if (what == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&st->open_connections, 1);
+    else atomic_fetch_sub(&st->open_connections, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    FILE *log = cls;
+    fputs("mfkv serve: http: ", log);
+    vfprintf(log, fmt, ap);
+    fflush(log);
+}
+
+struct MHD_Daemon *serve_http_start(serve_state *st, mfkv_diag *d)
+{
+    const serve_config *c = st->config;
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, c->listen_host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(c->listen_port);
+    } else if (inet_pton(AF_INET6, c->listen_host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(c->listen_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        mfkv_fail(d, MFKV_INVAL, "--listen: '%s' is not a numeric IPv4 or IPv6 address", c->listen_host);
+        return NULL;
+    }
+    struct MHD_Daemon *daemon = MHD_start_daemon(
+        flags, c->listen_port, NULL, NULL, on_request, st,
+        /* First, so that libmicrohttpd logs nothing through its own logger. */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, c->log,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads > 1 ? c->threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, c->connection_limit + SERVE_CONNECTION_HEADROOM,
+        MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, st,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, st,
+        MHD_OPTION_END);
+    if (!daemon)
+        mfkv_fail_errno(d, "cannot listen on %s port %u", c->listen_host, (unsigned)c->listen_port);
+    return daemon;
+}
+
+void serve_http_stop(struct MHD_Daemon *daemon, unsigned grace_s)
+{
+    MHD_socket listen_fd = MHD_quiesce_daemon(daemon);
+    if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
+    struct timespec t0, step = {0, 20 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (ns_since(&t0) < (uint64_t)grace_s * 1000000000u) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0) break;
+        nanosleep(&step, NULL);
+    }
+    MHD_stop_daemon(daemon);
+}

@@ -1,0 +1,25 @@
+#include <string.h>
+
+#include "format.h"
+#include "handler.h"
+
+int serve_lookup(serve_state *st, served_store *s, const char *id, size_t id_len,
+                 mfkv_list *list, int *used_fallback, serve_response *res)
+{
+    *used_fallback = 0;
+    if (id_len == 0 || id_len > MFKV_MAX_ID_LEN) {
+        serve_error(res, 400, "user_id must be 1 to %u bytes long", MFKV_MAX_ID_LEN);
+        return -1;
+    }
+    int rc = mfkv_get(s->store, id, id_len, list);
+    if (rc == MFKV_NOTFOUND && st->config->fallback) {
+        rc = mfkv_fallback(s->store, list);
+        *used_fallback = rc == MFKV_OK;
+    }
+    if (rc == MFKV_OK) return 0;
+    if (rc == MFKV_NOTFOUND)
+        serve_error(res, 404, "user_id %.*s not found", (int)(id_len > 64 ? 64 : id_len), id);
+    else
+        serve_error(res, 500, "store lookup failed: %s", mfkv_strerror(rc));
+    return -1;
+}

@@ -1,0 +1,65 @@
+/* GET /: a self-contained page (no external assets) to look a user up
+ * through the snippet endpoint.  ?user=ID fills the box and submits it on
+ * load, so a link (or a headless browser) can show one user's list. */
+#include "handler.h"
+
+static const char page_html[] =
+    "<!DOCTYPE html>\n"
+    "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>mfkv recommendations</title>\n"
+    "<style>\n"
+    "body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}\n"
+    "input,button{font-size:1rem;padding:.3rem .5rem}\n"
+    ".genres{color:#666;font-size:.9em}.score{color:#036;font-variant-numeric:tabular-nums}\n"
+    "#status{color:#a00}\n"
+    "</style></head><body>\n"
+    "<h1>Recommendations</h1>\n"
+    "<form id=\"lookup\"><label>User id <input id=\"user\" name=\"user\" required autofocus></label>\n"
+    "<label>how many <input id=\"n\" name=\"n\" type=\"number\" min=\"1\" value=\"10\" style=\"width:5rem\"></label>\n"
+    "<button type=\"submit\">Show</button></form>\n"
+    "<p id=\"status\" role=\"status\"></p>\n"
+    "<div id=\"result\"></div>\n"
+    "<script>\n"
+    "const form = document.getElementById('lookup');\n"
+    "const statusLine = document.getElementById('status');\n"
+    "const result = document.getElementById('result');\n"
+    "async function show(user, n) {\n"
+    "  statusLine.textContent = 'loading\\u2026';\n"
+    "  result.replaceChildren();\n"
+    "  const url = '/v1/users/' + encodeURIComponent(user) + '/recommendations?format=html&n=' + encodeURIComponent(n);\n"
+    "  try {\n"
+    "    const r = await fetch(url);\n"
+    "    if (!r.ok) {\n"
+    "      const body = await r.json().catch(() => ({error: r.statusText}));\n"
+    "      statusLine.textContent = 'Error ' + r.status + ': ' + body.error;\n"
+    "      return;\n"
+    "    }\n"
+    "    /* The server HTML-escapes every title and genre in the fragment. */\n"
+    "    result.innerHTML = await r.text();\n"
+    "    statusLine.textContent = '';\n"
+    "  } catch (e) {\n"
+    "    statusLine.textContent = 'Request failed: ' + e;\n"
+    "  }\n"
+    "}\n"
+    "form.addEventListener('submit', ev => {\n"
+    "  ev.preventDefault();\n"
+    "  const user = document.getElementById('user').value.trim();\n"
+    "  const n = document.getElementById('n').value || '10';\n"
+    "  history.replaceState(null, '', '?user=' + encodeURIComponent(user) + '&n=' + encodeURIComponent(n));\n"
+    "  show(user, n);\n"
+    "});\n"
+    "const params = new URLSearchParams(location.search);\n"
+    "if (params.get('user')) {\n"
+    "  document.getElementById('user').value = params.get('user');\n"
+    "  if (params.get('n')) document.getElementById('n').value = params.get('n');\n"
+    "  form.requestSubmit();\n"
+    "}\n"
+    "</script>\n"
+    "</body></html>\n";
+
+void serve_page(serve_response *res)
+{
+    res->content_type = "text/html; charset=utf-8";
+    mfkv_buf_put(&res->body, page_html, sizeof page_html - 1);
+}

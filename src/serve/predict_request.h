@@ -1,0 +1,42 @@
+/*
+ * predict_request.h - the body of a TF Serving predict request.
+ *
+ * Accepted (user ids as JSON integers or strings):
+ *   {"instances": [{"user_id": 1}, {"user_id": "2"}]}   row format
+ *   {"instances": [1, "2"]}                            row, single input
+ *   {"inputs": {"user_id": [1, "2"]}}                  columnar format
+ *   {"inputs": [1, "2"]}                               columnar, single input
+ * plus optional "n" (a positive integer: keep the first n items) and
+ * "signature_name" (must be "serving_default" when present).
+ */
+#ifndef MFKV_SERVE_PREDICT_REQUEST_H
+#define MFKV_SERVE_PREDICT_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct predict_user {
+    const char *id; /* into the parsed JSON or into digits */
+    size_t id_len;
+    char digits[24]; /* decimal text of an integer id */
+} predict_user;
+
+typedef struct predict_request {
+    json_t *root;
+    predict_user *users;
+    size_t n_users;
+    uint32_t max_items; /* 0: all */
+    int columnar;
+} predict_request;
+
+/*
+ * Parse @p body; at most @p max_users users.  On failure returns -1 with a
+ * message for a 400 response in @p err; the request is then empty.
+ */
+int predict_request_parse(const char *body, size_t len, size_t max_users,
+                          predict_request *out, char *err, size_t err_size);
+
+void predict_request_free(predict_request *r);
+
+#endif

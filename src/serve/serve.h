@@ -1,0 +1,46 @@
+/*
+ * serve.h - `mfkv serve`: the store behind an HTTP endpoint compatible with
+ * TF Serving's REST API, plus cacheable snippets and operational endpoints.
+ *
+ * serve_run() owns the process while it runs: it blocks SIGTERM, SIGINT and
+ * SIGHUP in every thread and takes them synchronously, hot-swaps the store on
+ * SIGHUP or when the file at the path is replaced, and returns after a
+ * graceful shutdown.  Logs (reloads, failures) go to config.log; one line
+ * per request goes to config.access_log when it is set.
+ */
+#ifndef MFKV_SERVE_H
+#define MFKV_SERVE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/diag.h"
+
+typedef struct serve_config {
+    const char *store_path;
+    const char *listen_host; /* numeric IPv4 or IPv6 address */
+    uint16_t listen_port;    /* 0: let the kernel pick (logged) */
+    const char *model_name;
+    unsigned threads;         /* MHD worker threads */
+    int fallback;             /* unknown users get the store's fallback list */
+    size_t max_body;          /* bytes; larger requests get 413 */
+    unsigned max_users;       /* users in one predict request */
+    unsigned cache_max_age;   /* seconds, snippet Cache-Control */
+    unsigned stale_while_revalidate; /* seconds, snippet Cache-Control */
+    unsigned connection_limit;
+    unsigned connection_timeout; /* idle seconds before a connection is closed */
+    unsigned shutdown_grace;  /* seconds to let open connections finish */
+    unsigned poll_ms;         /* how often the store path is checked; 0: never */
+    FILE *log;                /* never NULL */
+    FILE *access_log;         /* NULL: none */
+} serve_config;
+
+/* The defaults documented in `mfkv serve --help`. */
+void serve_config_defaults(serve_config *c);
+
+/* Open and verify the store, serve until SIGTERM/SIGINT, shut down.
+ * @return MFKV_OK after a clean shutdown, or the status of a start-up
+ *         failure (with @p d filled). */
+int serve_run(const serve_config *c, mfkv_diag *d);
+
+#endif

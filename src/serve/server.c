@@ -1,0 +1,120 @@
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+
+#include "http.h"
+#include "reload.h"
+#include "serve.h"
+
+void serve_config_defaults(serve_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->listen_host = "127.0.0.1";
+    c->listen_port = 8501;
+    c->model_name = "recommender_model";
+    c->threads = 4;
+    c->max_body = 1u << 20;
+    c->max_users = 1000;
+    c->cache_max_age = 300;
+    c->stale_while_revalidate = 60;
+    c->connection_limit = 1024;
+    c->connection_timeout = 30;
+    c->shutdown_grace = 5;
+    c->poll_ms = 200;
+    c->log = stderr;
+}
+
+/* Signals arrive through handlers that only record them and wake the main
+ * loop through a pipe.  Blocking them and using sigtimedwait is not enough:
+ * threads created before main (OpenBLAS starts its pool when the library
+ * loads) keep them unblocked, and a SIGTERM delivered to one of those would
+ * kill the process with the default action. */
+static volatile sig_atomic_t got_stop, got_hup;
+static int wake_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    if (sig == SIGHUP) got_hup = sig;
+    else got_stop = sig;
+    if (wake_pipe[1] >= 0) {
+        ssize_t ignored = write(wake_pipe[1], "x", 1);
+        (void)ignored;
+    }
+    errno = saved;
+}
+
+static int install_signals(mfkv_diag *d)
+{
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return mfkv_fail_errno(d, "serve: pipe");
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return MFKV_OK;
+}
+
+static void wait_for_shutdown(serve_state *st)
+{
+    const serve_config *c = st->config;
+    serve_watch watch = {0};
+    int wait_ms = c->poll_ms ? (int)c->poll_ms : 1000;
+    while (!got_stop) {
+        struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
+        int n = poll(&p, 1, wait_ms);
+        char drain[64];
+        while (n > 0 && read(wake_pipe[0], drain, sizeof drain) > 0) {
+        }
+        if (got_stop) break;
+        if (got_hup) {
+            got_hup = 0;
+            serve_reload(st, &watch);
+        } else if (n == 0 && c->poll_ms) {
+            serve_watch_poll(st, &watch);
+        }
+    }
+    fprintf(c->log, "mfkv serve: %s, shutting down\n", strsignal(got_stop));
+    fflush(c->log);
+}
+
+int serve_run(const serve_config *c, mfkv_diag *d)
+{
+    int rc = install_signals(d);
+    if (rc) return rc;
+    served_store *first;
+    struct stat file;
+    rc = serve_open_store(c, &file, &first, d);
+    if (rc) return rc;
+
+    serve_state st = {.config = c};
+    serve_metrics_init(&st.metrics);
+    atomic_init(&st.draining, 0);
+    atomic_init(&st.open_connections, 0);
+    store_slot_init(&st.slot, first);
+    struct MHD_Daemon *daemon = serve_http_start(&st, d);
+    if (!daemon) {
+        store_slot_destroy(&st.slot);
+        return d->status;
+    }
+    const union MHD_DaemonInfo *port = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    fprintf(c->log, "mfkv serve: serving %s (version %s, digest %s, %u users) as model %s on http://%s%s%s:%u/\n",
+            c->store_path, first->version, first->digest_hex, first->info.n_users, c->model_name,
+            strchr(c->listen_host, ':') ? "[" : "", c->listen_host, strchr(c->listen_host, ':') ? "]" : "",
+            port ? (unsigned)port->port : (unsigned)c->listen_port);
+    fflush(c->log);
+
+    wait_for_shutdown(&st);
+    atomic_store(&st.draining, 1);
+    serve_http_stop(daemon, c->shutdown_grace);
+    store_slot_destroy(&st.slot);
+    fprintf(c->log, "mfkv serve: stopped\n");
+    fflush(c->log);
+    return MFKV_OK;
+}

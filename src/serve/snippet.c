@@ -1,0 +1,155 @@
+/* GET /v1/users/U/recommendations[?n=N][&format=json|html]: a cacheable list
+ * with titles, for CDNs and pages, as JSON or as an HTML fragment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/numfmt.h"
+#include "etag.h"
+#include "format.h"
+#include "handler.h"
+
+#define DEFAULT_ITEMS 10u
+
+typedef struct snippet_item {
+    mfkv_item_info info;
+    char score[MFKV_FLOAT_TEXT_MAX];
+    size_t score_len;
+} snippet_item;
+
+static void json_genres(mfkv_buf *b, const char *g, size_t len)
+{
+    mfkv_buf_put(b, "[", 1);
+    for (size_t start = 0; start < len;) {
+        const char *bar = memchr(g + start, '|', len - start);
+        size_t end = bar ? (size_t)(bar - g) : len;
+        if (start) mfkv_buf_put(b, ",", 1);
+        mfkv_buf_json_string(b, g + start, end - start);
+        start = end + 1;
+    }
+    mfkv_buf_put(b, "]", 1);
+}
+
+static void render_json(mfkv_buf *b, const char *user, size_t user_len, int fallback,
+                        const snippet_item *items, uint32_t n)
+{
+    mfkv_buf_puts(b, "{\"user_id\":");
+    mfkv_buf_json_string(b, user, user_len);
+    mfkv_buf_puts(b, fallback ? ",\"fallback\":true,\"items\":[" : ",\"fallback\":false,\"items\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        const mfkv_item_info *it = &items[i].info;
+        mfkv_buf_puts(b, i ? ",{\"item_id\":" : "{\"item_id\":");
+        mfkv_buf_json_string(b, it->id, it->id_len);
+        mfkv_buf_puts(b, ",\"title\":");
+        mfkv_buf_json_string(b, it->title, it->title_len);
+        mfkv_buf_puts(b, ",\"genres\":");
+        json_genres(b, it->genres, it->genres_len);
+        mfkv_buf_puts(b, ",\"score\":");
+        mfkv_buf_put(b, items[i].score, items[i].score_len);
+        mfkv_buf_put(b, "}", 1);
+    }
+    mfkv_buf_puts(b, "]}\n");
+}
+
+/* Genres are shown "A, B": every '|' becomes ", ", every byte escaped. */
+static void html_genres(mfkv_buf *b, const char *g, size_t len)
+{
+    for (size_t start = 0; start < len;) {
+        const char *bar = memchr(g + start, '|', len - start);
+        size_t end = bar ? (size_t)(bar - g) : len;
+        if (start) mfkv_buf_puts(b, ", ");
+        mfkv_buf_html_text(b, g + start, end - start);
+        start = end + 1;
+    }
+}
+
+static void render_html(mfkv_buf *b, const char *user, size_t user_len, int fallback,
+                        const snippet_item *items, uint32_t n)
+{
+    mfkv_buf_puts(b, "<ol class=\"mfkv-recommendations\" data-user-id=\"");
+    mfkv_buf_html_text(b, user, user_len);
+    mfkv_buf_puts(b, fallback ? "\" data-fallback=\"true\">\n" : "\">\n");
+    for (uint32_t i = 0; i < n; i++) {
+        const mfkv_item_info *it = &items[i].info;
+        mfkv_buf_puts(b, "<li data-item-id=\"");
+        mfkv_buf_html_text(b, it->id, it->id_len);
+        mfkv_buf_puts(b, "\"><span class=\"title\">");
+        if (it->title_len) {
+            mfkv_buf_html_text(b, it->title, it->title_len);
+        } else {
+            mfkv_buf_puts(b, "item ");
+            mfkv_buf_html_text(b, it->id, it->id_len);
+        }
+        mfkv_buf_puts(b, "</span> <span class=\"genres\">");
+        html_genres(b, it->genres, it->genres_len);
+        mfkv_buf_puts(b, "</span> <span class=\"score\">");
+        mfkv_buf_put(b, items[i].score, items[i].score_len);
+        mfkv_buf_puts(b, "</span></li>\n");
+    }
+    mfkv_buf_puts(b, "</ol>\n");
+}
+
+static int parse_n(const char *text, uint32_t *n)
+{
+    if (!text) {
+        *n = DEFAULT_ITEMS;
+        return 0;
+    }
+    char *end;
+    unsigned long v = strtoul(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end || v < 1 || v > MFKV_MAX_K) return -1;
+    *n = (uint32_t)v;
+    return 0;
+}
+
+void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
+                           const serve_request *req, serve_response *res)
+{
+    uint32_t n;
+    if (parse_n(req->query_n, &n)) {
+        serve_error(res, 400, "n must be an integer from 1 to %u", MFKV_MAX_K);
+        return;
+    }
+    const char *format = req->query_format ? req->query_format : "json";
+    int html = !strcmp(format, "html");
+    if (!html && strcmp(format, "json")) {
+        serve_error(res, 400, "format must be json or html");
+        return;
+    }
+    mfkv_list list;
+    int fallback;
+    if (serve_lookup(st, s, r->user, r->user_len, &list, &fallback, res)) return;
+    if (n > list.count) n = list.count;
+    snippet_item *items = malloc((n ? n : 1) * sizeof *items);
+    if (!items) {
+        serve_error(res, 500, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = mfkv_item(s->store, mfkv_list_item_index(&list, i), &items[i].info);
+        if (rc) {
+            serve_error(res, 500, "store item table: %s", mfkv_strerror(rc));
+            free(items);
+            return;
+        }
+        items[i].score_len = (size_t)mfkv_format_float(items[i].score, mfkv_list_score(&list, i));
+    }
+    if (html) {
+        res->content_type = "text/html; charset=utf-8";
+        render_html(&res->body, r->user, r->user_len, fallback, items, n);
+    } else {
+        render_json(&res->body, r->user, r->user_len, fallback, items, n);
+    }
+    free(items);
+
+    serve_etag(s->info.digest, res->body.data, res->body.len, res->etag);
+    snprintf(res->cache_control, sizeof res->cache_control, "public, max-age=%u, stale-while-revalidate=%u",
+             st->config->cache_max_age, st->config->stale_while_revalidate);
+    if (req->if_none_match && serve_etag_matches(req->if_none_match, res->etag)) {
+        /* 304 carries the validators and caching headers of the 200.  The body
+         * stays: libmicrohttpd sends none for a 304 but derives Content-Length
+         * from it, and RFC 9110 8.6 allows only the length the 200 would have. */
+        res->status = 304;
+        res->content_type = NULL;
+    }
+}

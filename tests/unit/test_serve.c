@@ -1,0 +1,270 @@
+/* Unit tests for the parts of `mfkv serve` that need no store: the shared
+ * score format, escaping, routing, entity tags, predict request parsing and
+ * the metrics exposition. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/numfmt.h"
+#include "serve/etag.h"
+#include "serve/metrics.h"
+#include "serve/predict_request.h"
+#include "serve/route.h"
+
+static void check_score(float v, const char *want)
+{
+    char text[MFKV_FLOAT_TEXT_MAX];
+    int n = mfkv_format_float(text, v);
+    assert_string_equal(text, want);
+    assert_int_equal(n, strlen(want));
+}
+
+/* Expected strings are numpy's shortest round-trip float32 digits
+ * (np.format_float_positional / _scientific(unique=True)). */
+static void score_matches_numpy_shortest(void **state)
+{
+    (void)state;
+    check_score(7.15954571f, "7.159546"); /* user 1 x item 3382 of the example */
+    check_score(0.1f, "0.1");
+    check_score(10.0f, "10");
+    check_score(0.5f, "0.5");
+    check_score(-2.5f, "-2.5");
+    check_score(1.0f / 3.0f, "0.33333334");
+    check_score(123456789.0f, "123456790");
+    check_score(1e-6f, "0.000001");
+    check_score(1e-7f, "1e-07");
+    check_score(1e20f, "100000000000000000000");
+    check_score(1e21f, "1e+21");
+    check_score(3.4028235e38f, "3.4028235e+38");
+    check_score(0.0f, "0");
+    check_score(NAN, "null");
+    check_score(INFINITY, "null");
+}
+
+/* Every text reads back as the same float, and no text with one digit
+ * fewer does: the closest decimal with d-1 significant digits is %.{d-2}e,
+ * and if it misses the float's rounding interval every other one does too. */
+static void score_round_trips_and_is_shortest(void **state)
+{
+    (void)state;
+    srand(12345);
+    for (int i = 0; i < 20000; i++) {
+        uint32_t bits = ((uint32_t)rand() << 16) ^ (uint32_t)rand();
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        if (!isfinite(v)) continue;
+        char text[MFKV_FLOAT_TEXT_MAX];
+        mfkv_format_float(text, v);
+        assert_true(strtof(text, NULL) == v);
+        int sig = 0, leading = 1;
+        for (const char *p = text; *p && *p != 'e'; p++) {
+            if (*p < '0' || *p > '9') continue;
+            if (leading && *p == '0') continue;
+            leading = 0;
+            sig++;
+        }
+        /* Trailing zeros of a positional integer are not significant. */
+        if (!strchr(text, '.') && !strchr(text, 'e'))
+            for (const char *p = text + strlen(text) - 1; p > text && *p == '0'; p--) sig--;
+        if (sig > 1) {
+            char shorter[64];
+            snprintf(shorter, sizeof shorter, "%.*e", sig - 2, (double)v);
+            assert_false(strtof(shorter, NULL) == v);
+        }
+    }
+}
+
+static void buf_escapes_json_and_html(void **state)
+{
+    (void)state;
+    mfkv_buf b;
+    mfkv_buf_init(&b);
+    mfkv_buf_json_string(&b, "a\"b\\c\n\x01\xc3\xa9", 9);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
+    mfkv_buf_free(&b);
+    mfkv_buf_html_text(&b, "<script>alert('x\"&')</script>", 29);
+    assert_string_equal(b.data, "&lt;script&gt;alert(&#39;x&quot;&amp;&#39;)&lt;/script&gt;");
+    assert_int_equal(mfkv_buf_status(&b), 0);
+    mfkv_buf_free(&b);
+}
+
+static void check_route(const char *path, serve_route_kind kind, const char *model, const char *version,
+                        const char *user)
+{
+    serve_route r;
+    serve_route_parse(path, &r);
+    assert_int_equal(r.kind, kind);
+    if (model) assert_true(r.model_len == strlen(model) && !memcmp(r.model, model, r.model_len));
+    else assert_null(r.model);
+    if (version) assert_true(r.version_len == strlen(version) && !memcmp(r.version, version, r.version_len));
+    else assert_null(r.version);
+    if (user) assert_true(r.user_len == strlen(user) && !memcmp(r.user, user, r.user_len));
+    else assert_null(r.user);
+}
+
+static void routes_parse(void **state)
+{
+    (void)state;
+    check_route("/v1/models/m:predict", ROUTE_PREDICT, "m", NULL, NULL);
+    check_route("/v1/models/m/versions/42:predict", ROUTE_PREDICT, "m", "42", NULL);
+    check_route("/v1/models/m", ROUTE_MODEL_STATUS, "m", NULL, NULL);
+    check_route("/v1/models/m/versions/7", ROUTE_MODEL_STATUS, "m", "7", NULL);
+    check_route("/v1/models/m/metadata", ROUTE_MODEL_METADATA, "m", NULL, NULL);
+    check_route("/v1/models/m/versions/7/metadata", ROUTE_MODEL_METADATA, "m", "7", NULL);
+    check_route("/v1/users/abc/recommendations", ROUTE_RECOMMENDATIONS, NULL, NULL, "abc");
+    check_route("/", ROUTE_PAGE, NULL, NULL, NULL);
+    check_route("/metrics", ROUTE_METRICS, NULL, NULL, NULL);
+    check_route("/healthz", ROUTE_HEALTHZ, NULL, NULL, NULL);
+    check_route("/readyz", ROUTE_READYZ, NULL, NULL, NULL);
+    const char *unknown[] = {
+        "", "/v1/models/", "/v1/models/:predict", "/v1/models/m:classify", "/v1/models/m/versions/",
+        "/v1/models/m/versions/:predict", "/v1/models/m/", "/v1/users//recommendations",
+        "/v1/users/1", "/v1/users/1/recommendations/x", "/metrics/", "//",
+    };
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++)
+        check_route(unknown[i], ROUTE_UNKNOWN, NULL, NULL, NULL);
+    assert_string_equal(serve_route_allow(ROUTE_PREDICT), "POST");
+    assert_string_equal(serve_route_allow(ROUTE_RECOMMENDATIONS), "GET, HEAD");
+}
+
+static void etags(void **state)
+{
+    (void)state;
+    char tag[SERVE_ETAG_MAX], other[SERVE_ETAG_MAX];
+    serve_etag(0x0123456789abcdefull, "body", 4, tag);
+    assert_int_equal(strlen(tag), 35);
+    assert_true(tag[0] == '"' && tag[34] == '"' && !strncmp(tag + 1, "0123456789abcdef-", 17));
+    serve_etag(0x0123456789abcdefull, "bodY", 4, other);
+    assert_string_not_equal(tag, other);
+    serve_etag(0x0123456789abcdeeull, "body", 4, other);
+    assert_string_not_equal(tag, other);
+
+    char list[128];
+    assert_true(serve_etag_matches(tag, tag));
+    assert_true(serve_etag_matches(" * ", tag));
+    snprintf(list, sizeof list, "\"x\", W/%s", tag); /* weak comparison */
+    assert_true(serve_etag_matches(list, tag));
+    snprintf(list, sizeof list, "\"x\",%s ,\"y\"", tag);
+    assert_true(serve_etag_matches(list, tag));
+    assert_false(serve_etag_matches("\"x\", \"y\"", tag));
+    assert_false(serve_etag_matches("", tag));
+    snprintf(list, sizeof list, "%.*s", 20, tag); /* unterminated */
+    assert_false(serve_etag_matches(list, tag));
+    snprintf(list, sizeof list, "junk %s", tag);
+    assert_false(serve_etag_matches(list, tag));
+}
+
+static void expect_users(const char *body, int columnar, uint32_t max_items, size_t n, const char *const *ids)
+{
+    predict_request r;
+    char err[256] = "";
+    int rc = predict_request_parse(body, strlen(body), 10, &r, err, sizeof err);
+    if (rc) fail_msg("%s: %s", body, err);
+    assert_int_equal(r.columnar, columnar);
+    assert_int_equal(r.max_items, max_items);
+    assert_int_equal(r.n_users, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(r.users[i].id_len, strlen(ids[i]));
+        assert_memory_equal(r.users[i].id, ids[i], strlen(ids[i]));
+    }
+    predict_request_free(&r);
+}
+
+static void expect_error(const char *body, const char *words)
+{
+    predict_request r;
+    char err[256] = "";
+    assert_int_equal(predict_request_parse(body, strlen(body), 3, &r, err, sizeof err), -1);
+    if (!strstr(err, words)) fail_msg("%s: error '%s' lacks '%s'", body, err, words);
+    assert_null(r.root);
+    assert_null(r.users);
+}
+
+static void predict_requests(void **state)
+{
+    (void)state;
+    const char *ids[] = {"1", "abc", "-7"};
+    expect_users("{\"instances\":[{\"user_id\":1},{\"user_id\":\"abc\"},{\"user_id\":-7}]}", 0, 0, 3, ids);
+    expect_users("{\"instances\":[1,\"abc\"],\"n\":5}", 0, 5, 2, ids);
+    expect_users("{\"inputs\":{\"user_id\":[1,\"abc\",-7]},\"signature_name\":\"serving_default\"}", 1, 0, 3, ids);
+    expect_users("{\"inputs\":[1]}", 1, 0, 1, ids);
+
+    expect_error("{\"instances\":[1]", "JSON parse error");
+    expect_error("[1]", "JSON object");
+    expect_error("{}", "missing");
+    expect_error("{\"instances\":[1],\"inputs\":[1]}", "not both");
+    expect_error("{\"instances\":{\"user_id\":1}}", "list");
+    expect_error("{\"instances\":[]}", "no users");
+    expect_error("{\"instances\":[1,2,3,4]}", "limit is 3");
+    expect_error("{\"instances\":[1.5]}", "integer or a string");
+    expect_error("{\"instances\":[null]}", "integer or a string");
+    expect_error("{\"instances\":[{\"user\":1}]}", "missing field user_id");
+    expect_error("{\"inputs\":{\"users\":[1]}}", "missing field user_id");
+    expect_error("{\"inputs\":{\"user_id\":1}}", "list");
+    expect_error("{\"instances\":[1],\"n\":0}", "positive integer");
+    expect_error("{\"instances\":[1],\"n\":\"3\"}", "positive integer");
+    expect_error("{\"instances\":[1],\"signature_name\":\"other\"}", "serving_default");
+    expect_error("{\"instances\":[1],\"instances\":[2]}", "duplicate");
+}
+
+static void metrics_exposition(void **state)
+{
+    (void)state;
+    serve_metrics m;
+    serve_metrics_init(&m);
+    serve_metrics_request(&m, ROUTE_PREDICT, 200, 50000);     /* 50 us */
+    serve_metrics_request(&m, ROUTE_PREDICT, 200, 2000000);   /* 2 ms */
+    serve_metrics_request(&m, ROUTE_PREDICT, 404, 3000000000); /* 3 s */
+    serve_metrics_request(&m, ROUTE_METRICS, 418, 1);
+    serve_metrics_swap(&m, 1);
+    serve_metrics_swap(&m, 0);
+    serve_metrics_swap(&m, 0);
+    served_store s;
+    memset(&s, 0, sizeof s);
+    strcpy(s.version, "77");
+    strcpy(s.digest_hex, "00000000000000ff");
+    s.info.n_users = 3;
+    mfkv_buf out;
+    mfkv_buf_init(&out);
+    serve_metrics_render(&m, &s, &out);
+    const char *want[] = {
+        "mfkv_http_requests_total{route=\"predict\",status=\"200\"} 2\n",
+        "mfkv_http_requests_total{route=\"predict\",status=\"404\"} 1\n",
+        "mfkv_http_requests_total{route=\"metrics\",status=\"other\"} 1\n",
+        "mfkv_http_request_duration_seconds_bucket{route=\"predict\",le=\"0.0001\"} 1\n",
+        "mfkv_http_request_duration_seconds_bucket{route=\"predict\",le=\"0.0025\"} 2\n",
+        "mfkv_http_request_duration_seconds_bucket{route=\"predict\",le=\"1\"} 2\n",
+        "mfkv_http_request_duration_seconds_bucket{route=\"predict\",le=\"+Inf\"} 3\n",
+        "mfkv_http_request_duration_seconds_sum{route=\"predict\"} 3.002050000\n",
+        "mfkv_http_request_duration_seconds_count{route=\"predict\"} 3\n",
+        "mfkv_store_info{digest=\"00000000000000ff\",version=\"77\"} 1\n",
+        "mfkv_store_users 3\n",
+        "mfkv_store_swaps_total{result=\"success\"} 1\n",
+        "mfkv_store_swaps_total{result=\"failure\"} 2\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(out.data, want[i])) fail_msg("missing: %s", want[i]);
+    assert_null(strstr(out.data, "status=\"500\""));
+    mfkv_buf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(score_matches_numpy_shortest),
+        cmocka_unit_test(score_round_trips_and_is_shortest),
+        cmocka_unit_test(buf_escapes_json_and_html),
+        cmocka_unit_test(routes_parse),
+        cmocka_unit_test(etags),
+        cmocka_unit_test(predict_requests),
+        cmocka_unit_test(metrics_exposition),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

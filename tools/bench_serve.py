@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Throughput and latency of `mfkv serve` next to nginx and Redis serving the same bytes.
+
+    tools/bench_serve.py STORE [--user 1] [--duration 10] [--connections 1,16,64]
+
+For each connection count it runs wrk (Debian package `wrk`) for --duration seconds against
+  - mfkv serve: POST :predict for one user, and GET of the JSON snippet of that user;
+  - nginx (package `nginx`) serving those two response bodies as static files (GET: nginx
+    answers POST to a static file with 405);
+and redis-benchmark (package `redis-server`) GET of the same two bodies stored as keys, with
+as many requests as mfkv answered in that run.  Prints one table: req/s, p50 and p99.
+Everything listens on 127.0.0.1 ports picked free; every process started is stopped.
+Build mfkv with -Doptimize=ReleaseFast first (MFKV_BIN, default zig-out/bin/mfkv).
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+MFKV = os.environ.get("MFKV_BIN", "zig-out/bin/mfkv")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"bench_serve: {proc.args[0]} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"bench_serve: nothing listening on port {port}")
+
+
+def ms(value, unit):
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def run_wrk(url, conns, duration, tmp, body=None):
+    args = ["wrk", "-t", str(min(conns, os.cpu_count() or 1)), "-c", str(conns), "-d", f"{duration}s", "--latency"]
+    if body is not None:
+        script = os.path.join(tmp, "post.lua")
+        with open(script, "w") as f:
+            f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                    f"wrk.body = {json.dumps(body)}\n")
+        args += ["-s", script]
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)$", out, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", out, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    if errors:
+        sys.exit(f"bench_serve: {errors.group(1)} error responses from {url}")
+    return rps, ms(*p50.groups()), ms(*p99.groups()), total
+
+
+def run_redis(port, key, conns, requests):
+    out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(conns),
+                          "-n", str(max(requests, 10000)), "--csv", "GET", key],
+                         capture_output=True, text=True, check=True).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    row = rows[-1]
+    return float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("store")
+    ap.add_argument("--user", default="1")
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", default="1,16,64")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="mfkv serve worker threads")
+    a = ap.parse_args()
+    for tool in ("wrk", "nginx", "redis-server", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"bench_serve: {tool} not found (apt-get install wrk nginx redis-server)")
+    conns = [int(c) for c in a.connections.split(",")]
+
+    procs = []
+    with tempfile.TemporaryDirectory(prefix="bench_serve.") as tmp:
+        try:
+            mport, nport, rport = free_port(), free_port(), free_port()
+            serve = subprocess.Popen([MFKV, "serve", "--listen", f"127.0.0.1:{mport}", "--threads",
+                                      str(a.threads), "--poll-ms", "0", a.store],
+                                     stderr=subprocess.DEVNULL)
+            procs.append(serve)
+            wait_port(mport, serve)
+            base = f"http://127.0.0.1:{mport}"
+            predict_req = json.dumps({"instances": [{"user_id": a.user}]})
+            req = urllib.request.Request(base + "/v1/models/recommender_model:predict", data=predict_req.encode())
+            bodies = {
+                "predict": urllib.request.urlopen(req).read(),
+                "snippet": urllib.request.urlopen(f"{base}/v1/users/{a.user}/recommendations").read(),
+            }
+            root = os.path.join(tmp, "www")
+            os.mkdir(root)
+            for name, body in bodies.items():
+                with open(os.path.join(root, name + ".json"), "wb") as f:
+                    f.write(body)
+            conf = os.path.join(tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(f"worker_processes auto; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;\n"
+                        "events { worker_connections 1024; }\n"
+                        f"http {{ access_log off; client_body_temp_path {tmp}; proxy_temp_path {tmp};\n"
+                        f"  fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n"
+                        f"  default_type application/json; server {{ listen 127.0.0.1:{nport}; root {root}; }} }}\n")
+            nginx = subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL)
+            procs.append(nginx)
+            redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL)
+            procs.append(redis)
+            wait_port(nport, nginx)
+            wait_port(rport, redis)
+            for name, body in bodies.items():
+                subprocess.run(["redis-cli", "-p", str(rport), "-x", "SET", name], input=body,
+                               check=True, capture_output=True)
+
+            rows = []
+            for c in conns:
+                for name in ("predict", "snippet"):
+                    if name == "predict":
+                        m = run_wrk(base + "/v1/models/recommender_model:predict", c, a.duration, tmp, predict_req)
+                    else:
+                        m = run_wrk(f"{base}/v1/users/{a.user}/recommendations", c, a.duration, tmp)
+                    n = run_wrk(f"http://127.0.0.1:{nport}/{name}.json", c, a.duration, tmp)
+                    r = run_redis(rport, name, c, m[3])
+                    rows.append((c, name, len(bodies[name]), m, n, r))
+                    print(f"  done: {c} connections, {name}", file=sys.stderr)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+    print(f"cpus {os.cpu_count()}, {a.duration} s per wrk run, mfkv serve --threads {a.threads}, user {a.user}")
+    print("| conns | request | bytes | mfkv req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms "
+          "| redis req/s | p50 ms | p99 ms |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c, name, size, m, n, r in rows:
+        print(f"| {c} | {name} | {size} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {n[0]:.0f} | {n[1]:.3f} "
+              f"| {n[2]:.3f} | {r[0]:.0f} | {r[1]:.3f} | {r[2]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
