@@ -223,7 +223,7 @@ static void verify_finds_damage_a_trusting_open_skipped(void **state)
     /* MFKV_OPEN_NO_CHECKSUM skips the file digest and record checksums;
      * mfkv_verify must still find a damaged record and name it. */
     size_t len;
-    char *file = slurp(fx.path, &len);
+    char *file = tu_slurp(fx.path, &len);
     mfkv_store *st;
     assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
     mfkv_list l;
@@ -236,7 +236,7 @@ static void verify_finds_damage_a_trusting_open_skipped(void **state)
     at[14] ^= 0x01; /* an item index of user 3 */
     char bad[160];
     snprintf(bad, sizeof bad, "%s/trusting.mfkv", fx.dir);
-    spit(bad, file, len);
+    tu_spit(bad, file, len);
     assert_int_equal(mfkv_open(bad, 0, &st), MFKV_CORRUPT);
     assert_int_equal(mfkv_open(bad, MFKV_OPEN_NO_CHECKSUM, &st), 0);
     mfkv_verify_report rep;
