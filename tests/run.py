@@ -11,6 +11,8 @@ Stages (each can be skipped with --skip STAGE):
             every mfkv run under memcheck (tests/valgrind-mfkv)
   asan      the unit programs built by gcc with AddressSanitizer + UBSan
             (tools/asan-build.sh), since Zig's build has no ASan switch
+The valgrind and asan stages set MFKV_TEST_LIGHT=1: the exhaustive damage
+tests (test_store, test_corruption) then sample their cases.
 
 Run from the repository root after `zig build` (tools/run-tests does both).
 """
@@ -108,7 +110,7 @@ def main():
                                             {"MFKV_TEST_LIGHT": "1"})
     if "asan" not in args.skip:
         print("== unit tests under AddressSanitizer (gcc)")
-        results["asan"] = stage_unit(os.path.join(ROOT, "zig-out-asan/tests"), [], {"ASAN_OPTIONS": "detect_leaks=1"}, 900)
+        results["asan"] = stage_unit(os.path.join(ROOT, "zig-out-asan/tests"), [], {"ASAN_OPTIONS": "detect_leaks=1", "MFKV_TEST_LIGHT": "1"}, 900)
     passed = sum(p for p, _ in results.values())
     failed = sum(f for _, f in results.values())
     print()
