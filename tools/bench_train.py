@@ -166,7 +166,7 @@ def synthetic_ml1m(path, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", nargs="?", help="folder holding ratings.csv of ml-latest-small")
-    ap.add_argument("--mfkv", default=os.environ.get("MFKV_BIN", "zig-out/bin/mfkv"))
+    ap.add_argument("--mfkv", default=os.environ.get("MFKV_BIN", "zig-out-release/bin/mfkv"))
     ap.add_argument("--factors", type=int, default=60)
     ap.add_argument("--l2", type=float, default=10.0)
     ap.add_argument("--iterations", type=int, default=20)
