@@ -111,7 +111,7 @@ typedef struct worker {
     uint32_t *pool_n;
     float *thr;    /* BLOCK_USERS: a score must beat this to enter the pool */
     ranked *all;   /* n_items, for the double brute force and re-scoring */
-    uint32_t *idx; /* n_items: model indices of the items being re-scored */
+    uint32_t *pos; /* n_items: visit positions of the items being re-scored */
 } worker;
 
 static inline int weaker(cand a, cand b) { return a < b; }
@@ -266,30 +266,35 @@ static void emit(const shared *sh, uint32_t user, const ranked *r, uint32_t n)
     out->count[user] = k;
 }
 
-/* Exact predicted ratings of items idx[0..n) into out, as mfkv_model_predict
- * computes them: each dot product is summed in factor order (products of
- * floats are exact in double, so fused or not the sums agree bit for bit),
- * LANES items at a time so the additions overlap. */
-static void exact_scores(const mfkv_model *m, uint32_t user, const uint32_t *idx, uint32_t n, ranked *out)
+/* Exact predicted ratings of the items at visit positions pos[0..n) into
+ * out, as mfkv_model_predict computes them: each dot product is summed in
+ * factor order (products of floats are exact in double, so fused or not the
+ * sums agree bit for bit), LANES items at a time so the additions overlap.
+ * The factors are read from v_aug, not the model: they are the same floats,
+ * and candidates crowd into the first (highest-bias) visit positions, so
+ * their rows share a few hundred KiB that stay cached from user to user where
+ * the model's item order scatters them over the whole matrix. */
+static void exact_scores(const shared *sh, uint32_t user, const uint32_t *pos, uint32_t n, ranked *out)
 {
-    uint32_t f = m->n_factors;
+    const mfkv_model *m = sh->m;
+    uint32_t f = m->n_factors, fp = sh->fp;
     const float *u = m->user_factors + (size_t)user * f;
     double base = m->global_bias + (double)m->user_bias[user];
     for (uint32_t j0 = 0; j0 < n; j0 += LANES) {
         uint32_t lanes = n - j0 < LANES ? n - j0 : LANES;
         const float *v[LANES];
         double acc[LANES] = {0};
-        for (uint32_t b = 0; b < LANES; b++) v[b] = m->item_factors + (size_t)idx[j0 + (b < lanes ? b : 0)] * f;
-        /* The rows are scattered over the item matrix: start fetching the
-         * next group's while this one is summed. */
+        for (uint32_t b = 0; b < LANES; b++) v[b] = sh->v_aug + (size_t)pos[j0 + (b < lanes ? b : 0)] * fp;
+        /* Start fetching the next group's rows while this one is summed. */
         for (uint32_t b = j0 + LANES; b < n && b < j0 + 2 * LANES; b++)
-            for (uint32_t i = 0; i < f; i += 16) __builtin_prefetch(m->item_factors + (size_t)idx[b] * f + i);
+            for (uint32_t i = 0; i < fp; i += 16) __builtin_prefetch(sh->v_aug + (size_t)pos[b] * fp + i);
         for (uint32_t i = 0; i < f; i++) {
             double ui = u[i];
             for (uint32_t b = 0; b < LANES; b++) acc[b] += ui * (double)v[b][i];
         }
+        /* v_aug's last column is the item bias. */
         for (uint32_t b = 0; b < lanes; b++)
-            out[j0 + b] = (ranked){base + (double)m->item_bias[idx[j0 + b]] + acc[b], idx[j0 + b]};
+            out[j0 + b] = (ranked){base + (double)v[b][f] + acc[b], sh->visit[pos[j0 + b]]};
     }
 }
 
@@ -298,8 +303,8 @@ static void brute_force(worker *w, uint32_t user, const uint32_t *excl, uint64_t
     const shared *sh = w->sh;
     uint32_t n = 0;
     for (uint32_t pos = 0; pos < sh->m->item_ids.n; pos++)
-        if (!n_excl || !is_excluded(excl, n_excl, pos)) w->idx[n++] = sh->visit[pos];
-    exact_scores(sh->m, user, w->idx, n, w->all);
+        if (!n_excl || !is_excluded(excl, n_excl, pos)) w->pos[n++] = pos;
+    exact_scores(sh, user, w->pos, n, w->all);
     qsort(w->all, n, sizeof *w->all, by_exact_rank);
     emit(sh, user, w->all, n);
 }
@@ -341,8 +346,8 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
          * only the rest need an exact score. */
         while (hn > k && (double)cand_score(h[hn - 1]) < kth - 2.0 * err) hn--;
     }
-    for (uint32_t i = 0; i < hn; i++) w->idx[i] = sh->visit[cand_pos(h[i])];
-    exact_scores(sh->m, user, w->idx, hn, w->all);
+    for (uint32_t i = 0; i < hn; i++) w->pos[i] = cand_pos(h[i]);
+    exact_scores(sh, user, w->pos, hn, w->all);
     sort_nearly_ranked(w->all, hn);
     emit(sh, user, w->all, hn);
 }
@@ -411,7 +416,7 @@ static void worker_free(worker *w)
     free(w->pool_n);
     free(w->thr);
     free(w->all);
-    free(w->idx);
+    free(w->pos);
 }
 
 static int worker_init(worker *w, shared *sh)
@@ -425,8 +430,8 @@ static int worker_init(worker *w, shared *sh)
     w->pool_n = malloc(BLOCK_USERS * sizeof(uint32_t));
     w->thr = malloc(BLOCK_USERS * sizeof(float));
     w->all = malloc((size_t)sh->m->item_ids.n * sizeof(ranked) + 1);
-    w->idx = malloc((size_t)sh->m->item_ids.n * sizeof(uint32_t) + 1);
-    if (!w->c || !w->u_aug || !w->pool || !w->scratch || !w->pool_n || !w->thr || !w->all || !w->idx) {
+    w->pos = malloc((size_t)sh->m->item_ids.n * sizeof(uint32_t) + 1);
+    if (!w->c || !w->u_aug || !w->pool || !w->scratch || !w->pool_n || !w->thr || !w->all || !w->pos) {
         worker_free(w);
         return MFKV_NOMEM;
     }
