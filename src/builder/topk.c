@@ -50,6 +50,7 @@ enum {
     BLOCK_ITEMS = MFKV_TOPK_BLOCK_ITEMS,
     SCAN_CHUNK = 64,    /* scores compared against the threshold per branch */
     LANES = 8,          /* items re-scored in double side by side */
+    RANK_SORT_MAX = 512, /* longest candidate list sorted by counting ranks */
 };
 
 /* A candidate is one integer that orders like (float score, earlier visit):
@@ -114,29 +115,6 @@ typedef struct worker {
     uint32_t *pos; /* n_items: visit positions of the items being re-scored */
 } worker;
 
-static inline int weaker(cand a, cand b) { return a < b; }
-
-static inline void swap_cand(cand *a, cand *b)
-{
-    cand t = *a;
-    *a = *b;
-    *b = t;
-}
-
-static void sift_down(cand *h, uint32_t n, uint32_t i)
-{
-    cand x = h[i];
-    for (;;) {
-        uint32_t l = 2 * i + 1;
-        if (l >= n) break;
-        uint32_t c = (l + 1 < n && weaker(h[l + 1], h[l])) ? l + 1 : l;
-        if (!weaker(h[c], x)) break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = x;
-}
-
 /* Reorder a[0..n) so that a[0..keep) are the keep strongest candidates and
  * a[keep - 1] is the weakest of them.  Quickselect with a branch-free
  * partition (tmp holds n scratch slots): candidates arrive in no useful
@@ -164,13 +142,27 @@ static void select_strongest(cand *a, uint32_t n, uint32_t keep, cand *tmp)
     }
 }
 
-/* Heapsort with a min-heap of the weakest: strongest first. */
-static void sort_strongest_first(cand *a, uint32_t n)
+static int stronger_first(const void *pa, const void *pb)
 {
-    for (uint32_t i = n / 2; i-- > 0;) sift_down(a, n, i);
-    for (uint32_t end = n; end-- > 1;) {
-        swap_cand(&a[0], &a[end]);
-        sift_down(a, end, 0);
+    cand a = *(const cand *)pa, b = *(const cand *)pb;
+    return (a < b) - (a > b);
+}
+
+/* Sort a[0..n) strongest first (tmp holds n scratch slots).  Keys are
+ * distinct, so a key's place is the number of stronger keys: for the few
+ * dozen candidates of a usual K, those n^2 compares vectorise and never
+ * branch, where any n log n sort mispredicts about every other compare. */
+static void sort_strongest_first(cand *a, uint32_t n, cand *tmp)
+{
+    if (n > RANK_SORT_MAX) {
+        qsort(a, n, sizeof *a, stronger_first);
+        return;
+    }
+    memcpy(tmp, a, n * sizeof *a);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t place = 0;
+        for (uint32_t j = 0; j < n; j++) place += tmp[j] > tmp[i];
+        a[place] = tmp[i];
     }
 }
 
@@ -331,7 +323,7 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
         select_strongest(h, hn, sh->keep, w->scratch);
         hn = sh->keep;
     }
-    sort_strongest_first(h, hn);
+    sort_strongest_first(h, hn, w->scratch);
     if (hn == sh->keep && eligible > hn) {
         /* Items were dropped: prove none of them could make the top K. */
         float weakest = cand_score(h[hn - 1]);

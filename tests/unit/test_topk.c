@@ -65,6 +65,7 @@ static void random_shapes(void **state)
     check_shape(257, 2049, 16, 20, 2, 0, 2, 0); /* crosses user and item block edges */
     check_shape(40, 300, 60, 50, 3, 0, 1, 0);
     check_shape(10, 100, 1, 5, 4, 0, 2, 0);
+    check_shape(20, 3000, 8, 600, 16, 0, 2, 0); /* longer lists than the rank sort takes */
 }
 
 static void ties_are_broken_by_item_id(void **state)
