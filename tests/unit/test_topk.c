@@ -1,17 +1,15 @@
 /* Exact top-K against an independent double-precision brute force. */
 #include "testutil.h"
 
+#include <math.h>
+
 #include "builder/topk.h"
 
-/* Build with the given options and compare every user with the reference. */
-static void check_shape(uint32_t users, uint32_t items, uint32_t factors, uint32_t k, uint64_t seed,
-                        int quantized, unsigned threads, int with_exclusions)
+/* Compute the lists of m (items sorted by id), with random exclusions if
+ * asked, and compare every user with the reference. */
+static void check_model(const mfkv_model *m, uint32_t k, uint64_t seed, unsigned threads, int with_exclusions)
 {
-    mfkv_model m;
-    tu_random_model(&m, users, items, factors, seed, quantized);
-    /* The builder sorts items by id before top-K; do the same so indices agree. */
-    assert_int_equal(mfkv_model_sort_items(&m), 0);
-
+    uint32_t users = m->user_ids.n, items = m->item_ids.n, factors = m->n_factors;
     uint64_t *offset = NULL;
     uint32_t *excl = NULL;
     mfkv_exclusions ex;
@@ -32,7 +30,7 @@ static void check_shape(uint32_t users, uint32_t items, uint32_t factors, uint32
     mfkv_topk_opts o = {.k = k, .threads = threads, .exclude = with_exclusions ? &ex : NULL};
     mfkv_topk_result r;
     mfkv_diag d = {0};
-    assert_int_equal(mfkv_topk_compute(&m, &o, &r, &d), 0);
+    assert_int_equal(mfkv_topk_compute(m, &o, &r, &d), 0);
 
     uint32_t *ref_item = malloc((k + 1) * sizeof *ref_item);
     float *ref_score = malloc((k + 1) * sizeof *ref_score);
@@ -41,7 +39,7 @@ static void check_shape(uint32_t users, uint32_t items, uint32_t factors, uint32
         memset(allowed, 1, items);
         if (with_exclusions)
             for (uint64_t e = offset[u]; e < offset[u + 1]; e++) allowed[excl[e]] = 0;
-        uint32_t n = tu_reference_topk(&m, u, k, allowed, ref_item, ref_score);
+        uint32_t n = tu_reference_topk(m, u, k, allowed, ref_item, ref_score);
         assert_int_equal(r.count[u], n);
         for (uint32_t i = 0; i < n; i++) {
             if (r.item[(size_t)u * k + i] != ref_item[i] || r.score[(size_t)u * k + i] != ref_score[i])
@@ -56,6 +54,17 @@ static void check_shape(uint32_t users, uint32_t items, uint32_t factors, uint32
     free(offset);
     free(excl);
     mfkv_topk_free(&r);
+}
+
+/* Build a random model and check it. */
+static void check_shape(uint32_t users, uint32_t items, uint32_t factors, uint32_t k, uint64_t seed,
+                        int quantized, unsigned threads, int with_exclusions)
+{
+    mfkv_model m;
+    tu_random_model(&m, users, items, factors, seed, quantized);
+    /* The builder sorts items by id before top-K; do the same so indices agree. */
+    assert_int_equal(mfkv_model_sort_items(&m), 0);
+    check_model(&m, k, seed, threads, with_exclusions);
     mfkv_model_free(&m);
 }
 
@@ -93,6 +102,23 @@ static void exclude_seen(void **state)
 {
     check_shape(100, 300, 8, 20, 13, 0, 2, 1);
     check_shape(60, 40, 4, 50, 14, 1, 2, 1); /* fewer eligible items than k */
+}
+
+static void scores_rising_along_the_visit_order(void **state)
+{
+    /* Items are visited by descending bias; here the dot product grows
+     * faster than the bias falls, so every later score beats the threshold
+     * and the pools fill again and again in the middle of a scan chunk. */
+    mfkv_model m;
+    tu_random_model(&m, 30, 3000, 2, 19, 0);
+    assert_int_equal(mfkv_model_sort_items(&m), 0);
+    for (uint32_t u = 0; u < 30; u++) m.user_factors[2 * u] = 1.0f + fabsf(m.user_factors[2 * u]);
+    for (uint32_t i = 0; i < 3000; i++) {
+        m.item_factors[2 * i] = (float)i / 300.0f;
+        m.item_bias[i] = -(float)i / 10000.0f;
+    }
+    check_model(&m, 20, 19, 2, 0);
+    mfkv_model_free(&m);
 }
 
 static void threads_do_not_change_the_result(void **state)
@@ -175,6 +201,7 @@ int main(void)
         cmocka_unit_test(k_at_least_items),
         cmocka_unit_test(one_user_one_item),
         cmocka_unit_test(exclude_seen),
+        cmocka_unit_test(scores_rising_along_the_visit_order),
         cmocka_unit_test(threads_do_not_change_the_result),
         cmocka_unit_test(fallback_is_global_plus_item_bias),
         cmocka_unit_test(float_rounding_cannot_reorder),
