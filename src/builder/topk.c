@@ -51,6 +51,7 @@ enum {
     SCAN_CHUNK = 64,    /* scores compared against the threshold per branch */
     LANES = 8,          /* items re-scored in double side by side */
     RANK_SORT_MAX = 512, /* longest candidate list sorted by counting ranks */
+    BISECT_STEPS = 12,  /* a first threshold within ~2^-12 of the maxima's key range */
 };
 
 /* A candidate is one integer that orders like (float score, earlier visit):
@@ -59,23 +60,27 @@ enum {
  * distinct, and selection compares one word instead of two fields. */
 typedef uint64_t cand;
 
-static inline cand cand_make(float s, uint32_t pos)
+/* A float's bits made monotonic: a < b as floats iff key(a) < key(b), for
+ * all but NaN (-0 and +0 are made equal first). */
+static inline uint32_t score_key(float s)
 {
     uint32_t b;
     s += 0.0f; /* -0 becomes +0: equal floats must make equal keys */
     memcpy(&b, &s, sizeof b);
-    b = b & 0x80000000u ? ~b : b | 0x80000000u;
-    return (uint64_t)b << 32 | (uint32_t)~pos;
+    return b & 0x80000000u ? ~b : b | 0x80000000u;
 }
 
-static inline float cand_score(cand c)
+static inline float key_score(uint32_t b)
 {
-    uint32_t b = (uint32_t)(c >> 32);
     b = b & 0x80000000u ? b & 0x7fffffffu : ~b;
     float s;
     memcpy(&s, &b, sizeof s);
     return s;
 }
+
+static inline cand cand_make(float s, uint32_t pos) { return (uint64_t)score_key(s) << 32 | (uint32_t)~pos; }
+
+static inline float cand_score(cand c) { return key_score((uint32_t)(c >> 32)); }
 
 static inline uint32_t cand_pos(cand c) { return ~(uint32_t)c; }
 
@@ -113,6 +118,7 @@ typedef struct worker {
     uint32_t *pool_n;
     float *thr;    /* BLOCK_USERS: a score must beat this to enter the pool */
     float *gmax;   /* groups: group maxima of a first row */
+    uint32_t *gkey; /* groups: their score_key */
     ranked *all;   /* n_items, for the double brute force and re-scoring */
     uint32_t *pos; /* n_items: visit positions of the items being re-scored */
 } worker;
@@ -246,24 +252,43 @@ static void scan_row(const shared *sh, cand *pool, uint32_t *pn, float *pthr, ca
     *pthr = thr;
 }
 
+static uint32_t count_at_least(const uint32_t *key, uint32_t n, uint32_t t)
+{
+    uint32_t count = 0;
+    for (uint32_t j = 0; j < n; j++) count += key[j] >= t;
+    return count;
+}
+
 /* A threshold for a user's first row of scores (the highest-bias items)
  * that provably lets enough items through, so the pool need not climb to it
  * from -inf one selection at a time (at the medium shape that climb appended
  * ~340 candidates per user and ran ~3 selections).  The row is cut into
- * strided groups; if T is the keep-th largest group maximum, at least keep
+ * strided groups; if at least keep group maxima are >= T, at least keep
  * distinct items score >= T, so no item below T can be among the keep
- * strongest.  With about 2 * keep groups, about 1.4 * keep items of the row
- * pass.  Returns the largest float below T: a score beats it iff it is >= T.
- * keys and scratch hold `groups` candidates. */
-static float first_threshold(const float *c, uint32_t n, uint32_t keep, uint32_t groups, float *gmax, cand *keys,
-                             cand *scratch)
+ * strongest.  T is found by bisecting on that count over the maxima's
+ * monotonic keys (integers: no infinities or rounding to care about, and
+ * every step is a few vector compares, cheaper than selecting); with about
+ * 2 * keep groups, about 1.4 * keep items of the row pass.  A group of
+ * excluded items only has maximum -inf, which never raises T.  Returns the
+ * largest float below T: a score beats it iff it is >= T. */
+static float first_threshold(const float *c, uint32_t n, uint32_t keep, uint32_t groups, float *gmax, uint32_t *key)
 {
     for (uint32_t j = 0; j < groups; j++) gmax[j] = -INFINITY;
     for (uint32_t r = 0; r + groups <= n; r += groups)
         for (uint32_t j = 0; j < groups; j++) gmax[j] = c[r + j] > gmax[j] ? c[r + j] : gmax[j]; /* NaN never wins */
-    for (uint32_t j = 0; j < groups; j++) keys[j] = cand_make(gmax[j], j);
-    select_strongest(keys, groups, keep, scratch);
-    return nextafterf(cand_score(keys[keep - 1]), -INFINITY);
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (uint32_t j = 0; j < groups; j++) {
+        key[j] = score_key(gmax[j]);
+        lo = key[j] < lo ? key[j] : lo;
+        hi = key[j] > hi ? key[j] : hi;
+    }
+    /* Invariant: at least keep keys are >= lo (all of them, at the start). */
+    for (int step = 0; step < BISECT_STEPS && hi - lo > 1; step++) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (count_at_least(key, groups, mid) >= keep) lo = mid;
+        else hi = mid;
+    }
+    return nextafterf(key_score(lo), -INFINITY);
 }
 
 static double dot_double(const float *a, const float *b, uint32_t n)
@@ -449,7 +474,7 @@ static void run_block(worker *w, uint32_t block)
                 mask_excluded(row, ni, i0, sh->excl_pos + sh->excl_off[u0 + r],
                               sh->excl_off[u0 + r + 1] - sh->excl_off[u0 + r]);
             if (i0 == 0 && ni >= 2 * sh->groups)
-                w->thr[r] = first_threshold(row, ni, sh->keep, sh->groups, w->gmax, pool, w->scratch);
+                w->thr[r] = first_threshold(row, ni, sh->keep, sh->groups, w->gmax, w->gkey);
             scan_row(sh, pool, &w->pool_n[r], &w->thr[r], w->scratch, row, ni, i0);
         }
     }
@@ -492,6 +517,7 @@ static void worker_free(worker *w)
     free(w->pool_n);
     free(w->thr);
     free(w->gmax);
+    free(w->gkey);
     free(w->all);
     free(w->pos);
 }
@@ -507,9 +533,10 @@ static int worker_init(worker *w, shared *sh)
     w->pool_n = malloc(BLOCK_USERS * sizeof(uint32_t));
     w->thr = malloc(BLOCK_USERS * sizeof(float));
     w->gmax = malloc(sh->groups * sizeof(float));
+    w->gkey = malloc(sh->groups * sizeof(uint32_t));
     w->all = malloc((size_t)sh->m->item_ids.n * sizeof(ranked) + 1);
     w->pos = malloc((size_t)sh->m->item_ids.n * sizeof(uint32_t) + 1);
-    if (!w->c || !w->u_aug || !w->pool || !w->scratch || !w->pool_n || !w->thr || !w->gmax || !w->all || !w->pos) {
+    if (!w->c || !w->u_aug || !w->pool || !w->scratch || !w->pool_n || !w->thr || !w->gmax || !w->gkey || !w->all || !w->pos) {
         worker_free(w);
         return MFKV_NOMEM;
     }
