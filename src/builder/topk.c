@@ -41,6 +41,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "builder/blas_threads.h"
 #include "format.h"
 #include "mfkv.h"
 
@@ -656,7 +657,7 @@ int mfkv_topk_compute(const mfkv_model *m, const mfkv_topk_opts *opts, mfkv_topk
     }
     if (!rc) {
         /* We parallelise over user blocks; BLAS threads would only contend. */
-        openblas_set_num_threads(1);
+        mfkv_blas_single_threaded();
         unsigned spawned = 1;
         for (unsigned t = 1; t < nthreads; t++, spawned++)
             if (pthread_create(&tids[t], NULL, worker_main, &workers[t])) break;

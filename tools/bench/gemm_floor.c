@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder/blas_threads.h"
 #include "builder/topk.h"
 #include "common/clock.h"
 #include "io/factors.h"
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
     }
     j.u_aug = u_aug;
     j.v_aug = v_aug;
-    openblas_set_num_threads(1);
+    mfkv_blas_single_threaded(); /* as mfkv's top-K does */
     pthread_t tid[64];
     double t0 = mfkv_now();
     for (unsigned t = 1; t < threads; t++) pthread_create(&tid[t], NULL, work, &j);
