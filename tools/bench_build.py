@@ -38,6 +38,11 @@ A sanity line compares mfkv's top-50 of sampled users (drawn from the first
 are compared with it too (they may differ on near-ties: not exact methods).
 
     python3 tools/bench_build.py [--shapes ml1m,medium,large] [--repeats 3]
+                                 [--only mfkv,floor]
+
+Wall times swing with a shared machine's load; the CPU time (user + sys) of
+mfkv's and the floor's whole processes, best of the repeats, is printed too
+and is the steadier comparison of the two.
 
 Needs numpy, faiss-cpu and threadpoolctl (tools/requirements-bench.txt).
 """
@@ -63,6 +68,7 @@ NUMPY_BLOCK_USERS = 1024  # users per score block for argsort / argpartition
 SAMPLE_USERS = 10_000     # users timed for the argsort estimate, pool of the check sample
 CHECK_USERS = 1000
 PEERS = ["numpy_gemm", "argsort", "argpartition", "faiss"]
+METHODS = ["mfkv", "floor"] + PEERS
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -174,15 +180,16 @@ def run_peer(name, folder, limit, blocks, out_path):
 # --- the driver ---
 
 def measured(argv, env=None):
-    """Run argv; return (wall seconds, peak RSS MiB, stdout, stderr).  A tiny
-    wrapper forks and execs it and reports that one child's rusage, since
-    RUSAGE_CHILDREN here would mix every method's peak."""
+    """Run argv; return (wall seconds, peak RSS MiB, stdout, stderr, CPU
+    seconds user + sys).  A tiny wrapper forks and execs it and reports that
+    one child's rusage, since RUSAGE_CHILDREN here would mix every method's
+    peak."""
     wrapper = ("import os,sys,json,time,resource\n"
                "t=time.perf_counter();pid=os.fork()\n"
                "if pid==0:\n os.execvpe(sys.argv[1],sys.argv[1:],os.environ)\n"
                "_,st,ru=os.wait4(pid,0);w=time.perf_counter()-t\n"
                "sys.stderr.write('\\nBENCH_RUSAGE '+json.dumps({'wall':w,'maxrss_kib':ru.ru_maxrss,"
-               "'status':st})+'\\n')\n")
+               "'cpu':ru.ru_utime+ru.ru_stime,'status':st})+'\\n')\n")
     p = subprocess.run([sys.executable, "-c", wrapper] + argv, capture_output=True, env=env, text=True)
     head, _, tail = p.stderr.rpartition("BENCH_RUSAGE ")
     if not tail:
@@ -190,7 +197,7 @@ def measured(argv, env=None):
     ru = json.loads(tail)
     if ru["status"]:
         sys.exit(f"{argv[0]} failed:\n{head}")
-    return ru["wall"], ru["maxrss_kib"] / 1024, p.stdout, head
+    return ru["wall"], ru["maxrss_kib"] / 1024, p.stdout, head, ru["cpu"]
 
 
 def blas_env(keep, coretype=None):
@@ -262,32 +269,36 @@ def bench_shape(name, args, workdir):
     store = os.path.join(workdir, name + ".mfkv")
     rows = {}
 
-    runs = []
-    for _ in range(repeats):
-        if os.path.exists(store):
-            os.unlink(store)
-        wall, rss, _, err = measured([args.mfkv, "build", "--npy", folder, "-k", str(K), "-o", store,
-                                      "--timings", "-q"], blas_env(args.keep_blas_env))
-        runs.append((wall, rss, parse_timings(err)))
-    t = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
-    rows["mfkv build"] = dict(compute=t["topk"], whole=median([r[0] for r in runs]), rss=max(r[1] for r in runs),
-                              est=False, detail=f"load {t['load']:.3f} s, prepare {t['prepare']:.3f} s, "
-                                                f"top-K {t['topk']:.3f} s, write {t['write']:.3f} s")
+    blocks = args.blocks  # the floor reports mfkv's own block sizes below
+    if "mfkv" in args.only:
+        runs = []
+        for _ in range(repeats):
+            if os.path.exists(store):
+                os.unlink(store)
+            wall, rss, _, err, cpu = measured([args.mfkv, "build", "--npy", folder, "-k", str(K), "-o", store,
+                                               "--timings", "-q"], blas_env(args.keep_blas_env))
+            runs.append((wall, rss, parse_timings(err), cpu))
+        t = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
+        rows["mfkv build"] = dict(compute=t["topk"], whole=median([r[0] for r in runs]), rss=max(r[1] for r in runs),
+                                  cpu=min(r[3] for r in runs), est=False,
+                                  detail=f"load {t['load']:.3f} s, prepare {t['prepare']:.3f} s, "
+                                         f"top-K {t['topk']:.3f} s, write {t['write']:.3f} s")
 
-    runs = []
-    for _ in range(repeats):
-        wall, rss, out, _ = measured([args.floor, folder, "2"], blas_env(args.keep_blas_env))
-        vals = dict(zip(*[line.split("\t") for line in out.strip().splitlines()]))
-        blocks = f"{vals['block_users']},{vals['block_items']}"
-        runs.append((float(vals["gemm_seconds"]), wall, rss, vals["core"]))
-    rows["gemm floor (C, blocked sgemm)"] = dict(
-        compute=median([r[0] for r in runs]), whole=median([r[1] for r in runs]), rss=max(r[2] for r in runs),
-        est=False, detail=f"system OpenBLAS core {runs[0][3]}")
+    if "floor" in args.only:
+        runs = []
+        for _ in range(repeats):
+            wall, rss, out, _, cpu = measured([args.floor, folder, "2"], blas_env(args.keep_blas_env))
+            vals = dict(zip(*[line.split("\t") for line in out.strip().splitlines()]))
+            blocks = f"{vals['block_users']},{vals['block_items']}"
+            runs.append((float(vals["gemm_seconds"]), wall, rss, vals["core"], cpu))
+        rows["gemm floor (C, blocked sgemm)"] = dict(
+            compute=median([r[0] for r in runs]), whole=median([r[1] for r in runs]), rss=max(r[2] for r in runs),
+            cpu=min(r[4] for r in runs), est=False, detail=f"system OpenBLAS core {runs[0][3]}")
     blas_note = faiss_note = ""
 
     sample = check_sample(n_users)
     peer_lists = {}
-    for peer in PEERS:
+    for peer in (p for p in PEERS if p in args.only):
         limit = SAMPLE_USERS if peer == "argsort" and n_users > SAMPLE_USERS else 0
         out_path = os.path.join(workdir, f"{name}-{peer}-sample.npy")
         # Each BLAS thread count asked for is tried; the peer is credited with
@@ -299,7 +310,7 @@ def bench_shape(name, args, workdir):
                 env["OPENBLAS_NUM_THREADS"] = str(threads)
             these = []
             for _ in range(repeats):
-                wall, rss, out, _ = measured([sys.executable, os.path.abspath(__file__), "--peer", peer, "--dir",
+                wall, rss, out, _, _ = measured([sys.executable, os.path.abspath(__file__), "--peer", peer, "--dir",
                                               folder, "--limit", str(limit), "--blocks", blocks, "--out",
                                               out_path], env)
                 r = json.loads(out.strip().splitlines()[-1])
@@ -326,8 +337,10 @@ def bench_shape(name, args, workdir):
 
     m = load_model(folder)
     ref = reference_top(m, sample)
-    got = mfkv_lists(args.mfkv, store, sample)
-    agree = {"mfkv build": int((got == ref).all(axis=1).sum())}
+    agree = {}
+    if "mfkv" in args.only:
+        got = mfkv_lists(args.mfkv, store, sample)
+        agree["mfkv build"] = int((got == ref).all(axis=1).sum())
     for label, lists in peer_lists.items():
         agree[label] = int((lists == ref).all(axis=1).sum())
     return rows, agree, len(sample), blas_note, repeats
@@ -342,19 +355,24 @@ def print_shape(args, name, rows, agree, n_checked, blas_note, repeats):
     for label, r in rows.items():
         print(f"| {label} | {fmt_s(r['compute'], r['est'])} | {fmt_s(r['whole'], r['est'])} | {r['rss']:.0f} | "
               f"{r['detail']} |")
-    mk, floor = rows["mfkv build"], rows["gemm floor (C, blocked sgemm)"]
+    mk, floor = rows.get("mfkv build"), rows.get("gemm floor (C, blocked sgemm)")
     print()
-    print(f"- mfkv top-K vs gemm floor: {mk['compute'] / floor['compute']:.2f}× the floor "
-          f"(whole process {mk['whole'] / floor['compute']:.2f}×)")
+    if mk and floor:
+        print(f"- mfkv top-K vs gemm floor: {mk['compute'] / floor['compute']:.2f}× the floor "
+              f"(whole process {mk['whole'] / floor['compute']:.2f}×)")
+        print(f"- CPU time (user + sys, whole process, best of {repeats}): mfkv build {mk['cpu']:.3f} s, "
+              f"gemm floor {floor['cpu']:.3f} s: {mk['cpu'] / floor['cpu']:.2f}× the floor")
     for label, r in rows.items():
-        if label in ("mfkv build", "gemm floor (C, blocked sgemm)"):
+        if label in ("mfkv build", "gemm floor (C, blocked sgemm)") or not mk:
             continue
         est = " (est.)" if r["est"] else ""
         print(f"- {ratio_text('mfkv', mk['compute'], label, r['compute'])}{est} "
               f"(whole process: {ratio_text('mfkv', mk['whole'], label, r['compute']).split(': ')[1]})")
-    print(f"- exact-list check against a float64 numpy brute force (ties by item id), {n_checked} sampled users: "
-          + ", ".join(f"{k} {v}/{n_checked}" for k, v in agree.items()))
-    print(f"- numpy peers' BLAS (OPENBLAS_L2_SIZE unset, OPENBLAS_CORETYPE {args.numpy_coretype or 'unset'}): "
+    if agree:
+        print(f"- exact-list check against a float64 numpy brute force (ties by item id), {n_checked} sampled "
+              "users: " + ", ".join(f"{k} {v}/{n_checked}" for k, v in agree.items()))
+    if blas_note:
+        print(f"- numpy peers' BLAS (OPENBLAS_L2_SIZE unset, OPENBLAS_CORETYPE {args.numpy_coretype or 'unset'}): "
           f"{blas_note}")
 
 
@@ -373,6 +391,8 @@ def main():
                     help="OPENBLAS_CORETYPE for numpy's OpenBLAS (default: unset, its own detection)")
     ap.add_argument("--numpy-threads", default="1,2",
                     help="OpenBLAS thread counts tried for the numpy peers, best reported (default 1,2)")
+    ap.add_argument("--only", default=",".join(METHODS),
+                    help=f"comma-separated methods to run (default all: {','.join(METHODS)})")
     ap.add_argument("--workdir", help="where models and stores go (default: a temporary folder)")
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
@@ -384,6 +404,10 @@ def main():
         run_peer(args.peer, args.dir, args.limit, tuple(int(x) for x in args.blocks.split(",")), args.out)
         return
     args.numpy_threads = [int(t) for t in args.numpy_threads.split(",")]
+    args.only = [m.strip() for m in args.only.split(",") if m.strip()]
+    for m in args.only:
+        if m not in METHODS:
+            ap.error(f"--only: unknown method '{m}' ({', '.join(METHODS)})")
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     for s in shapes:
         if s not in SHAPES:
