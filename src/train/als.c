@@ -28,6 +28,7 @@ void mfkv_als_opts_default(mfkv_als_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->l2 = MFKV_ALS_DEFAULT_L2;
+    o->l2_per_rating = MFKV_ALS_DEFAULT_L2_PER_RATING;
     o->iterations = MFKV_ALS_DEFAULT_ITERATIONS;
     o->early_stop = 1;
     o->min_rel_progress = MFKV_ALS_DEFAULT_MIN_REL_PROGRESS;
@@ -142,7 +143,7 @@ typedef struct side {
 typedef struct solver {
     uint32_t k;       /* factors */
     float global;
-    double l2;
+    double l2, l2_per_rating;
     const side *s;
     uint32_t row_begin, row_end;
     /* scratch, per thread */
@@ -171,18 +172,20 @@ typedef struct solver {
  * the same penalty as the factors: a user with three ratings should not be
  * allowed a bias far from zero (leaving it unpenalised, or at a tenth of
  * l2, raised the held-out RMSE on MovieLens latest-small from 0.852 to
- * 0.855-0.873), and it keeps every system positive definite.
+ * 0.855-0.873), and it keeps every system positive definite.  The penalty
+ * of the row, l2 + l2_per_rating * n, is one multiple of the identity.
  *
  * With A the n x (K+1) feature rows and t the targets, the ridge solution
  * has two exact forms:
  *   primal  x = (A^T A + l2 I)^-1 A^T t   a (K+1)-square system,
  *   dual    x = A^T (A A^T + l2 I)^-1 t   an n-square system,
- * equal because A^T (A A^T + l2 I) = (A^T A + l2 I) A^T.  The dual costs
+ * equal because A^T (A A^T + l2 I) = (A^T A + l2 I) A^T for any scalar
+ * penalty l2 of the row.  The dual costs
  * about n^2 (K+1) / 2 + n^3 / 3 flops against n (K+1)^2 / 2 + (K+1)^3 / 3,
  * so it is the cheaper one exactly when n < K + 1: most items of a
  * MovieLens set (97% of those of latest-small at 60 factors) and many
- * users.  Plain lambda is what makes the dual form possible: the penalty
- * is the same multiple of the identity on both sides.
+ * users.  The dual form needs the penalty to be a multiple of the
+ * identity, which it is: the same for every coordinate of a row.
  */
 static int use_dual(size_t n, int dim) { return n < (size_t)dim && n <= GATHER_ROWS; }
 
@@ -209,14 +212,15 @@ static void gather(solver *w, size_t at, int rows)
 }
 
 /* Cholesky-solve the n-square system in w->gram (its lower triangle in
- * LAPACK's column-major view) for @p rhs, after adding l2 to the diagonal.
+ * LAPACK's column-major view) for @p rhs, after adding @p penalty to the
+ * diagonal.
  * Two triangular solves rather than spotrs_: for one right-hand side they
  * are BLAS-2 calls, which skip the buffer allocation (a lock shared by
  * all threads) of spotrs_'s strsm; that lock is felt on the many small
  * systems of the dual form. */
-static int ridge_solve(solver *w, int n, float *rhs)
+static int ridge_solve(solver *w, int n, double penalty, float *rhs)
 {
-    for (int d = 0; d < n; d++) w->gram[(size_t)d * (size_t)n + (size_t)d] += (float)w->l2;
+    for (int d = 0; d < n; d++) w->gram[(size_t)d * (size_t)n + (size_t)d] += (float)penalty;
     int info = 0;
     spotrf_("L", &n, w->gram, &n, &info);
     if (info != 0) return MFKV_INTERNAL;
@@ -224,6 +228,9 @@ static int ridge_solve(solver *w, int n, float *rhs)
     cblas_strsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, n, w->gram, n, rhs, 1);
     return MFKV_OK;
 }
+
+/* The penalty of a row with @p n training ratings. */
+static double row_penalty(const solver *w, size_t n) { return w->l2 + w->l2_per_rating * (double)n; }
 
 /* Primal form into x[0..dim), the ratings gathered GATHER_ROWS at a time. */
 static int solve_primal(solver *w, size_t begin, size_t end, float *x)
@@ -240,7 +247,7 @@ static int solve_primal(solver *w, size_t begin, size_t end, float *x)
         cblas_sgemv(CblasRowMajor, CblasTrans, rows, dim, 1.0f, w->gather, dim, w->target, 1, 1.0f,
                     x, 1);
     }
-    return ridge_solve(w, dim, x);
+    return ridge_solve(w, dim, row_penalty(w, end - begin), x);
 }
 
 /* Dual form into x[0..dim); n <= GATHER_ROWS, so one gather holds every
@@ -264,7 +271,7 @@ static int solve_dual(solver *w, size_t begin, int n, float *x)
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, dim, 1.0f, w->gather, dim, 0.0f,
                     w->gram, n);
     }
-    int rc = ridge_solve(w, n, w->target);
+    int rc = ridge_solve(w, n, row_penalty(w, (size_t)n), w->target);
     if (rc) return rc;
     cblas_sgemv(CblasRowMajor, CblasTrans, n, dim, 1.0f, w->gather, dim, w->target, 1, 0.0f, x, 1);
     return MFKV_OK;
@@ -444,6 +451,8 @@ static int check_opts(const mfkv_als_opts *o, mfkv_diag *d)
 {
     if (!(o->l2 > 0) || !isfinite(o->l2))
         return mfkv_fail(d, MFKV_INVAL, "l2: must be a positive number, got %g", o->l2);
+    if (!(o->l2_per_rating >= 0) || !isfinite(o->l2_per_rating))
+        return mfkv_fail(d, MFKV_INVAL, "l2_per_rating: must be >= 0, got %g", o->l2_per_rating);
     if (o->iterations < 1 || o->iterations > 100000)
         return mfkv_fail(d, MFKV_INVAL, "iterations: must be 1..100000, got %u", o->iterations);
     if (!(o->min_rel_progress >= 0) || !isfinite(o->min_rel_progress))
@@ -566,6 +575,7 @@ static int iterate(training *t, const mfkv_als_opts *o, mfkv_model *m, mfkv_trai
         t->workers[w].k = m->n_factors;
         t->workers[w].global = (float)m->global_bias;
         t->workers[w].l2 = o->l2;
+        t->workers[w].l2_per_rating = o->l2_per_rating;
     }
     for (uint32_t it = 0; it < o->iterations; it++) {
         double t0 = now_ms();

@@ -237,11 +237,13 @@ static void solve_dense(double *a, double *b, int n)
 
 /* Assert that every row of one side (rows `own` of the ratings, against
  * columns `other`) holds the ridge solution of its own least-squares
- * problem given the other side's factors and biases, computed here in
- * double by solve_dense. */
+ * problem given the other side's factors and biases, with the penalty
+ * l2 + l2_per_rating * (its ratings), computed here in double by
+ * solve_dense. */
 static void assert_rows_are_ridge(const mfkv_ratings *r, int by_item, uint32_t n_rows,
                                   const float *own_f, const float *own_b, const float *other_f,
-                                  const float *other_b, double global, int k, double l2)
+                                  const float *other_b, double global, int k,
+                                  const mfkv_als_opts *o)
 {
     const int dim = k + 1;
     double *a = malloc((size_t)dim * dim * sizeof *a), *b = malloc((size_t)dim * sizeof *b);
@@ -249,8 +251,10 @@ static void assert_rows_are_ridge(const mfkv_ratings *r, int by_item, uint32_t n
     for (uint32_t row = 0; row < n_rows; row++) {
         memset(a, 0, (size_t)dim * dim * sizeof *a);
         memset(b, 0, (size_t)dim * sizeof *b);
+        size_t n = 0;
         for (size_t j = 0; j < r->n; j++) {
             if ((by_item ? r->item[j] : r->user[j]) != row) continue;
+            n++;
             uint32_t c = by_item ? r->user[j] : r->item[j];
             for (int f = 0; f < k; f++) x[f] = other_f[(size_t)c * k + f];
             x[k] = 1;
@@ -260,7 +264,7 @@ static void assert_rows_are_ridge(const mfkv_ratings *r, int by_item, uint32_t n
                 for (int q = 0; q < dim; q++) a[p * dim + q] += x[p] * x[q];
             }
         }
-        for (int p = 0; p < dim; p++) a[p * dim + p] += l2;
+        for (int p = 0; p < dim; p++) a[p * dim + p] += o->l2 + o->l2_per_rating * (double)n;
         solve_dense(a, b, dim);
         for (int f = 0; f < k; f++) assert_float_equal(own_f[(size_t)row * k + f], b[f], 2e-4);
         assert_float_equal(own_b[row], b[k], 2e-4);
@@ -284,7 +288,7 @@ static void als_items_are_the_ridge_solution_given_users(void **state)
     mfkv_diag d = {0};
     assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &m, &info, &d), MFKV_OK);
     assert_rows_are_ridge(&r, 1, m.item_ids.n, m.item_factors, m.item_bias, m.user_factors,
-                          m.user_bias, m.global_bias, (int)m.n_factors, o.l2);
+                          m.user_bias, m.global_bias, (int)m.n_factors, &o);
     /* the global bias is the mean training rating */
     double sum = 0;
     for (size_t j = 0; j < r.n; j++) sum += r.rating[j];
@@ -299,7 +303,7 @@ static void als_items_are_the_ridge_solution_given_users(void **state)
  * solution. */
 typedef struct ridge_check {
     const mfkv_ratings *r;
-    double l2;
+    const mfkv_als_opts *o;
     float *prev_item_f, *prev_item_b;
     int checked;
 } ridge_check;
@@ -311,11 +315,11 @@ static void check_both_sides(const mfkv_train_row *row, const mfkv_model *m, voi
     size_t nf = (size_t)m->item_ids.n * (size_t)k;
     if (row->iteration > 0) {
         assert_rows_are_ridge(c->r, 0, m->user_ids.n, m->user_factors, m->user_bias,
-                              c->prev_item_f, c->prev_item_b, m->global_bias, k, c->l2);
+                              c->prev_item_f, c->prev_item_b, m->global_bias, k, c->o);
         c->checked++;
     }
     assert_rows_are_ridge(c->r, 1, m->item_ids.n, m->item_factors, m->item_bias, m->user_factors,
-                          m->user_bias, m->global_bias, k, c->l2);
+                          m->user_bias, m->global_bias, k, c->o);
     memcpy(c->prev_item_f, m->item_factors, nf * sizeof(float));
     memcpy(c->prev_item_b, m->item_bias, m->item_ids.n * sizeof(float));
 }
@@ -362,7 +366,7 @@ static void als_dual_and_primal_rows_are_the_ridge_solution(void **state)
     o.factors = 8;
     o.l2 = 0.9;
     o.iterations = 3;
-    ridge_check c = {.r = &r, .l2 = o.l2};
+    ridge_check c = {.r = &r, .o = &o};
     c.prev_item_f = malloc(60 * 8 * sizeof(float));
     c.prev_item_b = malloc(60 * sizeof(float));
     mfkv_model m;
@@ -379,27 +383,46 @@ static void als_dual_and_primal_rows_are_the_ridge_solution(void **state)
 
 typedef struct objective_log {
     const mfkv_ratings *r;
-    double l2;
+    const mfkv_als_opts *o;
     double objective[32], loss[32];
     int n;
 } objective_log;
+
+/* (l2 + l2_per_rating * n) * (|factors|^2 + bias^2) summed over the
+ * rows of one side, n[row] counting the row's ratings. */
+static double side_penalty(const float *f, const float *b, uint32_t rows, size_t k,
+                           const size_t *n, const mfkv_als_opts *o)
+{
+    double total = 0;
+    for (uint32_t x = 0; x < rows; x++) {
+        double sq = pow(b[x], 2);
+        for (size_t c = 0; c < k; c++) sq += pow(f[x * k + c], 2);
+        total += (o->l2 + o->l2_per_rating * (double)n[x]) * sq;
+    }
+    return total;
+}
 
 /* Recompute the objective ALS minimises, in double, from the model. */
 static void log_objective(const mfkv_train_row *row, const mfkv_model *m, void *ctx)
 {
     objective_log *log = ctx;
-    double sse = 0, penalty = 0;
+    double sse = 0;
+    size_t *n_user = calloc(m->user_ids.n, sizeof *n_user);
+    size_t *n_item = calloc(m->item_ids.n, sizeof *n_item);
     for (size_t j = 0; j < log->r->n; j++) {
         double e = log->r->rating[j] - mfkv_model_predict(m, log->r->user[j], log->r->item[j]);
         sse += e * e;
+        n_user[log->r->user[j]]++;
+        n_item[log->r->item[j]]++;
     }
     size_t k = m->n_factors;
-    for (size_t x = 0; x < m->user_ids.n * k; x++) penalty += pow(m->user_factors[x], 2);
-    for (size_t x = 0; x < m->item_ids.n * k; x++) penalty += pow(m->item_factors[x], 2);
-    for (size_t x = 0; x < m->user_ids.n; x++) penalty += pow(m->user_bias[x], 2);
-    for (size_t x = 0; x < m->item_ids.n; x++) penalty += pow(m->item_bias[x], 2);
+    double penalty =
+        side_penalty(m->user_factors, m->user_bias, m->user_ids.n, k, n_user, log->o) +
+        side_penalty(m->item_factors, m->item_bias, m->item_ids.n, k, n_item, log->o);
+    free(n_user);
+    free(n_item);
     assert_float_equal(row->loss, sse / (double)log->r->n, 1e-9);
-    log->objective[log->n] = sse + log->l2 * penalty;
+    log->objective[log->n] = sse + penalty;
     log->loss[log->n] = row->loss;
     log->n++;
 }
@@ -416,7 +439,7 @@ static void als_objective_never_increases(void **state)
     make_ratings(&r, 30, 20, 0.5);
     mfkv_als_opts o = small_opts();
     o.iterations = 15;
-    objective_log log = {.r = &r, .l2 = o.l2};
+    objective_log log = {.r = &r, .o = &o};
     mfkv_model m;
     mfkv_train_info info;
     mfkv_diag d = {0};
