@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
+#include "common/bytes.h"
 #include "mfkv.h"
 #include "train/als.h"
 #include "train/eval.h"
@@ -691,6 +694,40 @@ static void modelfile_refuses_any_flipped_byte(void **state)
     unlink(bad_path);
 }
 
+/* A version-1 file is a version-2 file without the f64 l2_per_rating
+ * after l2 (offset 72: header 32, four u32 counts, f64 global bias,
+ * u32 has_info, u32 factors, f64 l2); it reads with l2_per_rating 0. */
+static void modelfile_reads_version_1(void **state)
+{
+    trained *t = *state;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_modelfile_write(t->path, &t->m, &t->info, &d), MFKV_OK);
+    size_t size;
+    unsigned char *v2 = read_all(t->path, &size);
+    double stored;
+    memcpy(&stored, v2 + 72, sizeof stored);
+    assert_float_equal(stored, t->info.opts.l2_per_rating, 0);
+    unsigned char *v1 = malloc(size - 8);
+    memcpy(v1, v2, 72);
+    memcpy(v1 + 72, v2 + 80, size - 80);
+    mfkv_store_u32(v1 + 8, 1);
+    mfkv_store_u64(v1 + 16, size - 8);
+    mfkv_store_u64(v1 + size - 16, XXH3_64bits(v1, size - 16));
+    write_all(t->path, v1, size - 8);
+    mfkv_model m;
+    mfkv_train_info info;
+    assert_int_equal(mfkv_modelfile_read(t->path, &m, &info, &d), MFKV_OK);
+    assert_models_equal(&t->m, &m);
+    mfkv_als_opts want = t->info.opts;
+    want.l2_per_rating = 0;
+    assert_memory_equal(&info.opts, &want, sizeof want);
+    assert_int_equal(info.n_rows, t->info.n_rows);
+    mfkv_model_free(&m);
+    mfkv_train_info_free(&info);
+    free(v1);
+    free(v2);
+}
+
 static void modelfile_refuses_truncation(void **state)
 {
     trained *t = *state;
@@ -746,6 +783,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(modelfile_round_trip, setup_trained, teardown_trained),
         cmocka_unit_test_setup_teardown(modelfile_refuses_any_flipped_byte, setup_trained,
                                         teardown_trained),
+        cmocka_unit_test_setup_teardown(modelfile_reads_version_1, setup_trained, teardown_trained),
         cmocka_unit_test_setup_teardown(modelfile_refuses_truncation, setup_trained,
                                         teardown_trained),
         cmocka_unit_test_setup_teardown(modelfile_write_failure_leaves_nothing, setup_trained,
