@@ -81,6 +81,48 @@ static void score_round_trips_and_is_shortest(void **state)
     }
 }
 
+/* The digits are v rounded to the shortest length that reads back, as
+ * printf's "%.*e" rounds it (exact, ties to even): checked as the same
+ * decimal value, on sweeps where rounding is delicate -- every float next to
+ * a power of two (the interval is lopsided there) and a power of ten (the
+ * digit count changes), the smallest and largest normals, subnormals -- and
+ * a dense run of ordinary scores. */
+static void check_nearest(float v)
+{
+    char text[MFKV_FLOAT_TEXT_MAX], want[64];
+    mfkv_format_float(text, v);
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(want, sizeof want, "%.*e", digits - 1, (double)v);
+        if (strtof(want, NULL) == v) break;
+    }
+    if (strtod(text, NULL) != strtod(want, NULL)) fail_msg("%.9g: got %s, want %s", (double)v, text, want);
+}
+
+static void check_bits_around(uint32_t bits, int radius)
+{
+    for (int d = -radius; d <= radius; d++) {
+        uint32_t b = bits + (uint32_t)d;
+        float v;
+        memcpy(&v, &b, sizeof v);
+        if (isfinite(v)) check_nearest(v);
+    }
+}
+
+static void score_is_nearest_at_shortest_length(void **state)
+{
+    (void)state;
+    for (uint32_t exp = 0; exp < 255; exp++) check_bits_around(exp << 23, 3);
+    for (int e = -45; e <= 38; e++) {
+        float p = (float)pow(10, e);
+        uint32_t b;
+        memcpy(&b, &p, sizeof b);
+        check_bits_around(b, 40);
+    }
+    check_bits_around(0x00000001u, 40);   /* smallest subnormals */
+    check_bits_around(0x7f7fffffu - 40, 40); /* largest floats */
+    for (float v = 3.5f; v < 3.52f; v = nextafterf(v, 5.0f)) check_nearest(v);
+}
+
 static void buf_escapes_json_and_html(void **state)
 {
     (void)state;
@@ -260,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(score_matches_numpy_shortest),
         cmocka_unit_test(score_round_trips_and_is_shortest),
+        cmocka_unit_test(score_is_nearest_at_shortest_length),
         cmocka_unit_test(buf_escapes_json_and_html),
         cmocka_unit_test(routes_parse),
         cmocka_unit_test(etags),
