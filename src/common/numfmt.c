@@ -127,8 +127,11 @@ static int shortest_by_integers(float v, decimal *out)
     u128 lo = frac == 0 && biased > 1 ? 4 * m - 1 : 4 * m - 2;
     int inclusive = (m & 1) == 0;
 
-    /* exp10: 10^exp10 <= |v| < 10^(exp10+1), from a guess, checked exactly. */
-    int exp10 = (int)floor(log10(fabs((double)v)));
+    /* exp10: 10^exp10 <= |v| < 10^(exp10+1), guessed within one from the
+     * binary exponent (2^b <= |v| < 2^(b+1), 78913 / 2^18 ~ log10(2)), then
+     * checked exactly. */
+    int b = (int)biased - 127;
+    int exp10 = b >= 0 ? (b * 78913) >> 18 : -((-b * 78913 + (1 << 18) - 1) >> 18);
     for (int tries = 0;; tries++) {
         u128 f, den, x, ten_den;
         if (tries > 2 || scale_factors(e2, -exp10, &f, &den) || !mul_fits(mid, f, &x) ||
