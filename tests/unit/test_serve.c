@@ -17,6 +17,10 @@
 #include "serve/metrics.h"
 #include "serve/predict_request.h"
 #include "serve/route.h"
+#include "serve/slow_clients.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void check_score(float v, const char *want)
 {
@@ -268,6 +272,8 @@ static void metrics_exposition(void **state)
     serve_metrics_swap(&m, 1);
     serve_metrics_swap(&m, 0);
     serve_metrics_swap(&m, 0);
+    serve_metrics_slow_clients(&m, 2);
+    serve_metrics_slow_clients(&m, 1);
     served_store s;
     memset(&s, 0, sizeof s);
     strcpy(s.version, "77");
@@ -290,11 +296,51 @@ static void metrics_exposition(void **state)
         "mfkv_store_users 3\n",
         "mfkv_store_swaps_total{result=\"success\"} 1\n",
         "mfkv_store_swaps_total{result=\"failure\"} 2\n",
+        "mfkv_http_slow_clients_cut_total 3\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(out.data, want[i])) fail_msg("missing: %s", want[i]);
     assert_null(strstr(out.data, "status=\"500\""));
     mfkv_buf_free(&out);
+}
+
+/* The sweep shuts down exactly the connections still waiting for their
+ * request past the limit: the peer of each socket pair sees end-of-file. */
+static void slow_clients_are_shut_down(void **state)
+{
+    (void)state;
+    slow_clients l;
+    slow_clients_init(&l);
+    int waiting[2], answered[2], idle_again[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, waiting), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, answered), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, idle_again), 0);
+    slow_client *a = slow_clients_add(&l, waiting[0]);
+    slow_client *b = slow_clients_add(&l, answered[0]);
+    slow_client *c = slow_clients_add(&l, idle_again[0]);
+    assert_true(a && b && c);
+    assert_int_equal(slow_clients_sweep(&l, 60000), 0); /* nobody is late yet */
+    slow_client_answered(b);
+    slow_client_answered(c);
+    slow_client_idle(c);
+    assert_int_equal(slow_clients_sweep(&l, -1), 2); /* a and c are waiting */
+    assert_int_equal(slow_clients_sweep(&l, -1), 0); /* each is cut once */
+    char byte;
+    assert_int_equal(recv(waiting[1], &byte, 1, 0), 0);
+    assert_int_equal(recv(idle_again[1], &byte, 1, 0), 0);
+    assert_int_equal(send(answered[1], "x", 1, 0), 1); /* still open both ways */
+    assert_int_equal(recv(answered[0], &byte, 1, 0), 1);
+    slow_clients_remove(&l, a);
+    slow_clients_remove(&l, b);
+    slow_clients_remove(&l, c);
+    slow_clients_remove(&l, NULL);
+    assert_true(l.head.next == &l.head && l.head.prev == &l.head);
+    slow_clients_destroy(&l);
+    for (int i = 0; i < 2; i++) {
+        close(waiting[i]);
+        close(answered[i]);
+        close(idle_again[i]);
+    }
 }
 
 int main(void)
@@ -308,6 +354,7 @@ int main(void)
         cmocka_unit_test(etags),
         cmocka_unit_test(predict_requests),
         cmocka_unit_test(metrics_exposition),
+        cmocka_unit_test(slow_clients_are_shut_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
