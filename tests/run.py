@@ -6,9 +6,13 @@ Stages (each can be skipped with --skip STAGE):
   e2e       pytest over tests/e2e against zig-out/bin/mfkv
   valgrind  the unit programs again under valgrind memcheck (leaks and errors
             fail), from a baseline-x86-64-v3 build in zig-out-vg, because
-            valgrind 3.19 cannot decode the AVX-512 code a native build may use
+            valgrind 3.19 cannot decode the AVX-512 code a native build may use;
+            then the CLI tests (tests/e2e/test_core.py, test_roundtrip.py) with
+            every mfkv run under memcheck (tests/valgrind-mfkv)
   asan      the unit programs built by gcc with AddressSanitizer + UBSan
             (tools/asan-build.sh), since Zig's build has no ASan switch
+The valgrind and asan stages set MFKV_TEST_LIGHT=1: the exhaustive damage
+tests (test_store, test_corruption) then sample their cases.
 
 Run from the repository root after `zig build` (tools/run-tests does both).
 """
@@ -67,10 +71,10 @@ def stage_unit(folder, wrapper, extra_env, timeout):
     return total_p, total_f
 
 
-def stage_e2e(python):
-    xml = os.path.join(ROOT, "zig-out", "e2e-results.xml")
-    env = dict(os.environ, MFKV_BIN=os.path.join(ROOT, "zig-out/bin/mfkv"), PYTHONDONTWRITEBYTECODE="1")
-    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}", "tests/e2e"]
+def stage_e2e(python, binary="zig-out/bin/mfkv", tests=("tests/e2e",), name="e2e", extra_env=None):
+    xml = os.path.join(ROOT, "zig-out", f"{name}-results.xml")
+    env = dict(os.environ, MFKV_BIN=os.path.join(ROOT, binary), PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
+    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}", *tests]
     p = subprocess.run(cmd, cwd=ROOT, env=env)
     if not os.path.exists(xml):
         return 0, 1
@@ -100,14 +104,18 @@ def main():
         print("== unit tests under valgrind memcheck")
         vg = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"]
         results["valgrind"] = stage_unit(os.path.join(ROOT, "zig-out-vg/tests"), vg, {"MFKV_TEST_LIGHT": "1"}, 1200)
+        print("== CLI tests with mfkv under valgrind memcheck")
+        results["valgrind-cli"] = stage_e2e(args.python, "tests/valgrind-mfkv",
+                                            ("tests/e2e/test_core.py", "tests/e2e/test_roundtrip.py"), "valgrind-cli",
+                                            {"MFKV_TEST_LIGHT": "1"})
     if "asan" not in args.skip:
         print("== unit tests under AddressSanitizer (gcc)")
-        results["asan"] = stage_unit(os.path.join(ROOT, "zig-out-asan/tests"), [], {"ASAN_OPTIONS": "detect_leaks=1"}, 900)
+        results["asan"] = stage_unit(os.path.join(ROOT, "zig-out-asan/tests"), [], {"ASAN_OPTIONS": "detect_leaks=1", "MFKV_TEST_LIGHT": "1"}, 900)
     passed = sum(p for p, _ in results.values())
     failed = sum(f for _, f in results.values())
     print()
     for name, (p, f) in results.items():
-        print(f"  {name:<10} {p:4d} passed {f:4d} failed")
+        print(f"  {name:<12} {p:4d} passed {f:4d} failed")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "builder/writer.h"
+#include "common/clock.h"
 #include "common/digest.h"
 #include "mfkv.h"
 
@@ -123,6 +124,7 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
     char *prov = NULL;
     mfkv_topk_result lists = {0};
     mfkv_exclusions ex;
+    double t0 = mfkv_now();
 
     int rc = mfkv_model_sort_items(m);
     if (!rc && req->exclude_seen)
@@ -137,7 +139,11 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
     ex = (mfkv_exclusions){excl_off, excl_item};
     mfkv_topk_opts topts = {.k = req->k, .threads = req->threads, .exclude = excl_off ? &ex : NULL,
                             .progress = req->progress, .progress_ctx = req->progress_ctx};
+    double t1 = mfkv_now();
+    sum->prepare_seconds = t1 - t0;
     if ((rc = mfkv_topk_compute(m, &topts, &lists, d))) goto out;
+    double t2 = mfkv_now();
+    sum->topk_seconds = t2 - t1;
 
     mfkv_store_contents c = {.model = m, .lists = &lists, .titles = titles, .genres = genres,
                              .provenance = prov, .build_time = req->build_time};
@@ -152,6 +158,7 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
         c.fallback_score = fb_score;
     }
     if ((rc = mfkv_store_write(path, &c, d))) goto out;
+    sum->write_seconds = mfkv_now() - t2;
     sum->users = m->user_ids.n;
     sum->items = m->item_ids.n;
     sum->k = req->k;

@@ -33,6 +33,9 @@ typedef struct mfkv_build_summary {
     uint64_t excluded_pairs;        /* (user, item) pairs left out as seen */
     uint64_t exact_fallbacks;       /* users brute-forced in double for near-ties */
     uint32_t titled_items;          /* items that found a title */
+    double prepare_seconds;         /* item order, exclusions, titles, input digests */
+    double topk_seconds;            /* mfkv_topk_compute */
+    double write_seconds;           /* fallback list and the store file */
 } mfkv_build_summary;
 
 int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summary *sum, mfkv_diag *d);

@@ -6,8 +6,11 @@
  * rides along in the GEMM and the full users x items matrix never exists.
  * Items are visited in descending-bias order, which makes each user's heap
  * threshold rise early, so most of a row is rejected by one vector compare
- * per 16 scores.  Global and user bias do not change a user's ranking and
- * are added only to the kept scores.
+ * per 16 scores.  Scores above the threshold are appended to a per-user pool
+ * (no heap: an append is a store, where a heap insert is a dozen unpredictable
+ * branches); when the pool fills, a quickselect keeps the best candidates and
+ * raises the threshold to the weakest of them.  Global and user bias do not
+ * change a user's ranking and are added only to the kept scores.
  *
  * Exactness.  float GEMM scores differ from the exact ones by at most
  * err_u = gamma * ||u'|| * max_j ||v'_j|| (the usual dot-product rounding
@@ -18,7 +21,9 @@
  * exactly the double brute force.  When that margin is not there (near-ties
  * at the boundary, huge magnitudes), that user alone is brute-forced in
  * double.  The per-user test makes the result exact on every input while the
- * common case costs K + EXTRA double dot products per user.
+ * common case costs K + EXTRA double dot products per user, computed LANES
+ * items side by side (each one still summed in factor order, so they are
+ * bit-identical to mfkv_model_predict).
  *
  * Threads take user blocks from an atomic counter and write only their own
  * users' rows, so the output does not depend on scheduling.
@@ -26,6 +31,9 @@
 #include "builder/topk.h"
 
 #include <cblas.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,15 +46,37 @@
 
 enum {
     EXTRA = 8,          /* candidates kept beyond K to prove exactness */
-    BLOCK_USERS = 256,  /* users per GEMM block */
-    BLOCK_ITEMS = 2048, /* items per GEMM block: C block = 2 MiB, stays in cache */
-    SCAN_CHUNK = 16,    /* scores compared against the threshold at once */
+    BLOCK_USERS = MFKV_TOPK_BLOCK_USERS,
+    BLOCK_ITEMS = MFKV_TOPK_BLOCK_ITEMS,
+    SCAN_CHUNK = 64,    /* scores compared against the threshold per branch */
+    LANES = 8,          /* items re-scored in double side by side */
 };
 
-typedef struct cand {
-    float s;      /* float score from the GEMM (item bias included) */
-    uint32_t pos; /* visit position of the item */
-} cand;
+/* A candidate is one integer that orders like (float score, earlier visit):
+ * the score's bits made monotonic in the high half, the complement of the
+ * visit position in the low half.  Larger is stronger, every candidate is
+ * distinct, and selection compares one word instead of two fields. */
+typedef uint64_t cand;
+
+static inline cand cand_make(float s, uint32_t pos)
+{
+    uint32_t b;
+    s += 0.0f; /* -0 becomes +0: equal floats must make equal keys */
+    memcpy(&b, &s, sizeof b);
+    b = b & 0x80000000u ? ~b : b | 0x80000000u;
+    return (uint64_t)b << 32 | (uint32_t)~pos;
+}
+
+static inline float cand_score(cand c)
+{
+    uint32_t b = (uint32_t)(c >> 32);
+    b = b & 0x80000000u ? b & 0x7fffffffu : ~b;
+    float s;
+    memcpy(&s, &b, sizeof s);
+    return s;
+}
+
+static inline uint32_t cand_pos(cand c) { return ~(uint32_t)c; }
 
 typedef struct ranked {
     double s;     /* exact predicted rating */
@@ -58,7 +88,8 @@ typedef struct shared {
     const mfkv_topk_opts *opts;
     mfkv_topk_result *out;
     uint32_t fp;            /* augmented factor count F + 1 */
-    uint32_t heap_cap;      /* min(K + EXTRA, n_items) */
+    uint32_t keep;      /* min(K + EXTRA, n_items): candidates kept per user */
+    uint32_t pool_cap;      /* pool slots per user: keep plus room to append */
     float *v_aug;           /* n_items x fp, visit order */
     uint32_t *visit;        /* visit position -> model item index */
     double v_norm_max;      /* max ||v'_j|| */
@@ -75,14 +106,22 @@ typedef struct worker {
     shared *sh;
     float *c;      /* BLOCK_USERS x BLOCK_ITEMS */
     float *u_aug;  /* BLOCK_USERS x fp */
-    cand *heap;    /* BLOCK_USERS x heap_cap */
-    uint32_t *heap_n;
+    cand *pool;    /* BLOCK_USERS x pool_cap */
+    cand *scratch; /* pool_cap, for selection */
+    uint32_t *pool_n;
+    float *thr;    /* BLOCK_USERS: a score must beat this to enter the pool */
     ranked *all;   /* n_items, for the double brute force and re-scoring */
+    uint32_t *idx; /* n_items: model indices of the items being re-scored */
 } worker;
 
-/* Min-heap order: the root is the weakest candidate; among equal float
- * scores the later-visited one is weaker, so the outcome is deterministic. */
-static inline int weaker(cand a, cand b) { return a.s < b.s || (a.s == b.s && a.pos > b.pos); }
+static inline int weaker(cand a, cand b) { return a < b; }
+
+static inline void swap_cand(cand *a, cand *b)
+{
+    cand t = *a;
+    *a = *b;
+    *b = t;
+}
 
 static void sift_down(cand *h, uint32_t n, uint32_t i)
 {
@@ -98,16 +137,41 @@ static void sift_down(cand *h, uint32_t n, uint32_t i)
     h[i] = x;
 }
 
-static void sift_up(cand *h, uint32_t i)
+/* Reorder a[0..n) so that a[0..keep) are the keep strongest candidates and
+ * a[keep - 1] is the weakest of them.  Quickselect with a branch-free
+ * partition (tmp holds n scratch slots): candidates arrive in no useful
+ * order, so a branching partition would mispredict half its compares.
+ * Keys are distinct, so exactly one element equals the pivot. */
+static void select_strongest(cand *a, uint32_t n, uint32_t keep, cand *tmp)
 {
-    cand x = h[i];
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (!weaker(x, h[p])) break;
-        h[i] = h[p];
-        i = p;
+    uint32_t lo = 0, hi = n, k = keep - 1;
+    while (hi - lo > 1) {
+        cand x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
+        cand p = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        uint32_t l = lo, r = 0;
+        for (uint32_t i = lo; i < hi; i++) {
+            cand v = a[i];
+            a[l] = v;
+            tmp[r] = v;
+            l += v > p;
+            r += v < p;
+        }
+        a[l] = p;
+        memcpy(a + l + 1, tmp, r * sizeof *tmp);
+        if (k == l) return;
+        if (k < l) hi = l;
+        else lo = l + 1;
     }
-    h[i] = x;
+}
+
+/* Heapsort with a min-heap of the weakest: strongest first. */
+static void sort_strongest_first(cand *a, uint32_t n)
+{
+    for (uint32_t i = n / 2; i-- > 0;) sift_down(a, n, i);
+    for (uint32_t end = n; end-- > 1;) {
+        swap_cand(&a[0], &a[end]);
+        sift_down(a, end, 0);
+    }
 }
 
 static int is_excluded(const uint32_t *pos, uint64_t n, uint32_t p)
@@ -121,33 +185,56 @@ static int is_excluded(const uint32_t *pos, uint64_t n, uint32_t p)
     return lo < n && pos[lo] == p;
 }
 
-/* Offer scores c[0..n) of items at visit positions base.. to one user's heap. */
-static void scan_row(cand *h, uint32_t *hn, uint32_t cap, const float *c, uint32_t n, uint32_t base,
-                     const uint32_t *excl, uint64_t n_excl)
+/* Bit j set when c[j] beats the threshold, j < n <= SCAN_CHUNK. */
+static inline uint64_t beats(const float *c, uint32_t n, float thr)
 {
-    float thr = *hn == cap ? h[0].s : -INFINITY;
+    uint64_t mask = 0;
+    for (uint32_t j = 0; j < n; j++) mask |= (uint64_t)(c[j] > thr) << j;
+    return mask;
+}
+
+/* The same for a whole chunk, with vector compares where the target has them
+ * (the compiler does not find this form on its own). */
+static inline uint64_t beats_chunk(const float *c, float thr)
+{
+    uint64_t mask = 0;
+#if defined(__AVX512F__)
+    __m512 t = _mm512_set1_ps(thr);
+    for (uint32_t j = 0; j < SCAN_CHUNK; j += 16)
+        mask |= (uint64_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(c + j), t, _CMP_GT_OQ) << j;
+#elif defined(__AVX__)
+    __m256 t = _mm256_set1_ps(thr);
+    for (uint32_t j = 0; j < SCAN_CHUNK; j += 8)
+        mask |= (uint64_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(c + j), t, _CMP_GT_OQ)) << j;
+#else
+    mask = beats(c, SCAN_CHUNK, thr);
+#endif
+    return mask;
+}
+
+/* Offer scores c[0..n) of items at visit positions base.. to one user's pool. */
+static void scan_row(const shared *sh, cand *pool, uint32_t *pn, float *pthr, cand *scratch, const float *c,
+                     uint32_t n, uint32_t base, const uint32_t *excl, uint64_t n_excl)
+{
+    float thr = *pthr;
+    uint32_t m = *pn;
     for (uint32_t j = 0; j < n; j += SCAN_CHUNK) {
-        uint32_t end = j + SCAN_CHUNK < n ? j + SCAN_CHUNK : n;
-        if (end - j == SCAN_CHUNK) {
-            int any = 0;
-            for (uint32_t t = 0; t < SCAN_CHUNK; t++) any |= c[j + t] > thr;
-            if (!any) continue;
-        }
-        for (uint32_t t = j; t < end; t++) {
+        uint64_t mask = n - j >= SCAN_CHUNK ? beats_chunk(c + j, thr) : beats(c + j, n - j, thr);
+        for (; mask; mask &= mask - 1) {
+            uint32_t t = j + (uint32_t)__builtin_ctzll(mask);
+            /* The threshold may have risen since the mask was taken. */
             if (!(c[t] > thr)) continue;
-            uint32_t pos = base + t;
-            if (n_excl && is_excluded(excl, n_excl, pos)) continue;
-            cand x = {c[t], pos};
-            if (*hn < cap) {
-                h[*hn] = x;
-                sift_up(h, (*hn)++);
-            } else {
-                h[0] = x;
-                sift_down(h, cap, 0);
+            if (n_excl && is_excluded(excl, n_excl, base + t)) continue;
+            pool[m++] = cand_make(c[t], base + t);
+            if (m == sh->pool_cap) {
+                select_strongest(pool, m, sh->keep, scratch);
+                m = sh->keep;
+                thr = cand_score(pool[m - 1]);
             }
-            if (*hn == cap) thr = h[0].s;
         }
     }
+    *pn = m;
+    *pthr = thr;
 }
 
 static double dot_double(const float *a, const float *b, uint32_t n)
@@ -164,17 +251,11 @@ static int by_exact_rank(const void *pa, const void *pb)
     return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-static int by_float_desc(const void *pa, const void *pb)
-{
-    const cand *a = pa, *b = pb;
-    return (a->s < b->s) - (a->s > b->s);
-}
-
-/* Sort n exact scores and write the best min(n, k) as the user's list. */
-static void emit(const shared *sh, uint32_t user, ranked *r, uint32_t n)
+/* Write the best min(n, k) of n exact scores, already in rank order, as the
+ * user's list. */
+static void emit(const shared *sh, uint32_t user, const ranked *r, uint32_t n)
 {
     const mfkv_topk_result *out = sh->out;
-    qsort(r, n, sizeof *r, by_exact_rank);
     uint32_t k = n < out->k ? n : out->k;
     uint32_t *item = out->item + (size_t)user * out->k;
     float *score = out->score + (size_t)user * out->k;
@@ -185,21 +266,54 @@ static void emit(const shared *sh, uint32_t user, ranked *r, uint32_t n)
     out->count[user] = k;
 }
 
-static double exact_score(const shared *sh, uint32_t user, uint32_t item)
+/* Exact predicted ratings of items idx[0..n) into out, as mfkv_model_predict
+ * computes them: each dot product is summed in factor order (products of
+ * floats are exact in double, so fused or not the sums agree bit for bit),
+ * LANES items at a time so the additions overlap. */
+static void exact_scores(const mfkv_model *m, uint32_t user, const uint32_t *idx, uint32_t n, ranked *out)
 {
-    return mfkv_model_predict(sh->m, user, item);
+    uint32_t f = m->n_factors;
+    const float *u = m->user_factors + (size_t)user * f;
+    double base = m->global_bias + (double)m->user_bias[user];
+    for (uint32_t j0 = 0; j0 < n; j0 += LANES) {
+        uint32_t lanes = n - j0 < LANES ? n - j0 : LANES;
+        const float *v[LANES];
+        double acc[LANES] = {0};
+        for (uint32_t b = 0; b < LANES; b++) v[b] = m->item_factors + (size_t)idx[j0 + (b < lanes ? b : 0)] * f;
+        /* The rows are scattered over the item matrix: start fetching the
+         * next group's while this one is summed. */
+        for (uint32_t b = j0 + LANES; b < n && b < j0 + 2 * LANES; b++)
+            for (uint32_t i = 0; i < f; i += 16) __builtin_prefetch(m->item_factors + (size_t)idx[b] * f + i);
+        for (uint32_t i = 0; i < f; i++) {
+            double ui = u[i];
+            for (uint32_t b = 0; b < LANES; b++) acc[b] += ui * (double)v[b][i];
+        }
+        for (uint32_t b = 0; b < lanes; b++)
+            out[j0 + b] = (ranked){base + (double)m->item_bias[idx[j0 + b]] + acc[b], idx[j0 + b]};
+    }
 }
 
 static void brute_force(worker *w, uint32_t user, const uint32_t *excl, uint64_t n_excl)
 {
     const shared *sh = w->sh;
     uint32_t n = 0;
-    for (uint32_t pos = 0; pos < sh->m->item_ids.n; pos++) {
-        if (n_excl && is_excluded(excl, n_excl, pos)) continue;
-        uint32_t idx = sh->visit[pos];
-        w->all[n++] = (ranked){exact_score(sh, user, idx), idx};
-    }
+    for (uint32_t pos = 0; pos < sh->m->item_ids.n; pos++)
+        if (!n_excl || !is_excluded(excl, n_excl, pos)) w->idx[n++] = sh->visit[pos];
+    exact_scores(sh->m, user, w->idx, n, w->all);
+    qsort(w->all, n, sizeof *w->all, by_exact_rank);
     emit(sh, user, w->all, n);
+}
+
+/* Insertion sort by exact rank: the candidates arrive in float order, which
+ * differs from the exact one only among near-ties, so this is about linear. */
+static void sort_nearly_ranked(ranked *r, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        ranked x = r[i];
+        uint32_t j = i;
+        for (; j > 0 && by_exact_rank(&x, &r[j - 1]) < 0; j--) r[j] = r[j - 1];
+        r[j] = x;
+    }
 }
 
 static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const uint32_t *excl,
@@ -208,22 +322,28 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
     shared *sh = w->sh;
     uint32_t k = sh->out->k;
     uint64_t eligible = sh->m->item_ids.n - n_excl;
-    if (hn == sh->heap_cap && eligible > hn) {
+    if (hn > sh->keep) {
+        select_strongest(h, hn, sh->keep, w->scratch);
+        hn = sh->keep;
+    }
+    sort_strongest_first(h, hn);
+    if (hn == sh->keep && eligible > hn) {
         /* Items were dropped: prove none of them could make the top K. */
-        float weakest = h[0].s;
-        qsort(h, hn, sizeof *h, by_float_desc);
+        float weakest = cand_score(h[hn - 1]);
         double err = 2.0 * sh->gamma * sqrt(dot_double(u_aug, u_aug, sh->fp)) * sh->v_norm_max;
-        double kth = h[(k < hn ? k : hn) - 1].s;
+        double kth = cand_score(h[(k < hn ? k : hn) - 1]);
         if (!(isfinite(err) && isfinite(kth) && (double)weakest < kth - 2.0 * err)) {
             atomic_fetch_add(&sh->exact_fallbacks, 1);
             brute_force(w, user, excl, n_excl);
             return;
         }
+        /* The same bound rules out kept candidates that far below the K-th:
+         * only the rest need an exact score. */
+        while (hn > k && (double)cand_score(h[hn - 1]) < kth - 2.0 * err) hn--;
     }
-    for (uint32_t i = 0; i < hn; i++) {
-        uint32_t idx = sh->visit[h[i].pos];
-        w->all[i] = (ranked){exact_score(sh, user, idx), idx};
-    }
+    for (uint32_t i = 0; i < hn; i++) w->idx[i] = sh->visit[cand_pos(h[i])];
+    exact_scores(sh->m, user, w->idx, hn, w->all);
+    sort_nearly_ranked(w->all, hn);
     emit(sh, user, w->all, hn);
 }
 
@@ -243,7 +363,7 @@ static void run_block(worker *w, uint32_t block)
 {
     shared *sh = w->sh;
     const mfkv_model *m = sh->m;
-    uint32_t f = m->n_factors, fp = sh->fp, cap = sh->heap_cap;
+    uint32_t f = m->n_factors, fp = sh->fp, cap = sh->pool_cap;
     uint32_t u0 = block * BLOCK_USERS;
     uint32_t nu = m->user_ids.n - u0 < BLOCK_USERS ? m->user_ids.n - u0 : BLOCK_USERS;
     uint32_t n_items = m->item_ids.n;
@@ -251,7 +371,8 @@ static void run_block(worker *w, uint32_t block)
     for (uint32_t r = 0; r < nu; r++) {
         memcpy(w->u_aug + (size_t)r * fp, m->user_factors + (size_t)(u0 + r) * f, f * sizeof(float));
         w->u_aug[(size_t)r * fp + f] = 1.0f;
-        w->heap_n[r] = 0;
+        w->pool_n[r] = 0;
+        w->thr[r] = -INFINITY;
     }
     for (uint32_t i0 = 0; i0 < n_items; i0 += BLOCK_ITEMS) {
         uint32_t ni = n_items - i0 < BLOCK_ITEMS ? n_items - i0 : BLOCK_ITEMS;
@@ -260,13 +381,14 @@ static void run_block(worker *w, uint32_t block)
         for (uint32_t r = 0; r < nu; r++) {
             uint64_t n_excl;
             const uint32_t *excl = user_exclusions(sh, u0 + r, &n_excl);
-            scan_row(w->heap + (size_t)r * cap, &w->heap_n[r], cap, w->c + (size_t)r * ni, ni, i0, excl, n_excl);
+            scan_row(sh, w->pool + (size_t)r * cap, &w->pool_n[r], &w->thr[r], w->scratch, w->c + (size_t)r * ni, ni, i0,
+                     excl, n_excl);
         }
     }
     for (uint32_t r = 0; r < nu; r++) {
         uint64_t n_excl;
         const uint32_t *excl = user_exclusions(sh, u0 + r, &n_excl);
-        finish_user(w, u0 + r, w->heap + (size_t)r * cap, w->heap_n[r], excl, n_excl, w->u_aug + (size_t)r * fp);
+        finish_user(w, u0 + r, w->pool + (size_t)r * cap, w->pool_n[r], excl, n_excl, w->u_aug + (size_t)r * fp);
     }
 }
 
@@ -297,9 +419,12 @@ static void worker_free(worker *w)
 {
     free(w->c);
     free(w->u_aug);
-    free(w->heap);
-    free(w->heap_n);
+    free(w->pool);
+    free(w->scratch);
+    free(w->pool_n);
+    free(w->thr);
     free(w->all);
+    free(w->idx);
 }
 
 static int worker_init(worker *w, shared *sh)
@@ -308,10 +433,13 @@ static int worker_init(worker *w, shared *sh)
     w->sh = sh;
     w->c = malloc((size_t)BLOCK_USERS * BLOCK_ITEMS * sizeof(float));
     w->u_aug = malloc((size_t)BLOCK_USERS * sh->fp * sizeof(float));
-    w->heap = malloc((size_t)BLOCK_USERS * sh->heap_cap * sizeof(cand) + 1);
-    w->heap_n = malloc(BLOCK_USERS * sizeof(uint32_t));
+    w->pool = malloc((size_t)BLOCK_USERS * sh->pool_cap * sizeof(cand) + 1);
+    w->scratch = malloc((size_t)sh->pool_cap * sizeof(cand));
+    w->pool_n = malloc(BLOCK_USERS * sizeof(uint32_t));
+    w->thr = malloc(BLOCK_USERS * sizeof(float));
     w->all = malloc((size_t)sh->m->item_ids.n * sizeof(ranked) + 1);
-    if (!w->c || !w->u_aug || !w->heap || !w->heap_n || !w->all) {
+    w->idx = malloc((size_t)sh->m->item_ids.n * sizeof(uint32_t) + 1);
+    if (!w->c || !w->u_aug || !w->pool || !w->scratch || !w->pool_n || !w->thr || !w->all || !w->idx) {
         worker_free(w);
         return MFKV_NOMEM;
     }
@@ -406,7 +534,10 @@ int mfkv_topk_compute(const mfkv_model *m, const mfkv_topk_opts *opts, mfkv_topk
     out->score = malloc((size_t)nu * k * sizeof *out->score);
 
     shared sh = {.m = m, .opts = opts, .out = out, .fp = m->n_factors + 1};
-    sh.heap_cap = k + EXTRA < m->item_ids.n ? k + EXTRA : m->item_ids.n;
+    sh.keep = k + EXTRA < m->item_ids.n ? k + EXTRA : m->item_ids.n;
+    /* Room to append about half a list between selections: each selection
+     * is linear in the pool, so appends stay amortised O(1). */
+    sh.pool_cap = sh.keep + sh.keep / 2 + 64;
     int rc = out->count && out->item && out->score ? prepare(&sh) : MFKV_NOMEM;
 
     unsigned nthreads = opts->threads;

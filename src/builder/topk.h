@@ -21,6 +21,11 @@ typedef struct mfkv_exclusions {
     const uint32_t *item;
 } mfkv_exclusions;
 
+/* Score blocks: users x items per GEMM call (tools/bench/gemm_floor times
+ * the same blocks without selection, as the floor of this design). */
+#define MFKV_TOPK_BLOCK_USERS 256u
+#define MFKV_TOPK_BLOCK_ITEMS 2048u
+
 typedef void (*mfkv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 typedef struct mfkv_topk_opts {

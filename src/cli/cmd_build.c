@@ -46,6 +46,8 @@ static void usage(FILE *out)
           "  --no-fallback         do not store the list for unknown users (top-K by\n"
           "                        global + item bias, served by `mfkv get --fallback`)\n"
           "  --threads N           worker threads (default: all CPUs)\n"
+          "  --timings             print seconds spent loading, preparing, computing the\n"
+          "                        lists and writing, on stderr (also with --quiet)\n"
           "  -q, --quiet           no progress bar or summary\n"
           "  -h, --help            this text\n"
           "\n"
@@ -93,7 +95,7 @@ typedef struct build_args {
     const char *titles, *exclude, *global_bias_text;
     double global_bias;
     uint32_t k, threads;
-    int skip_invalid, no_fallback, quiet;
+    int skip_invalid, no_fallback, quiet, timings;
 } build_args;
 
 static int load_model(const build_args *a, mfkv_model *m, mfkv_diag *d)
@@ -112,7 +114,7 @@ static const char *base_name(const char *p)
 
 static int parse_args(int argc, char **argv, build_args *a)
 {
-    enum { O_WEIGHTS = 256, O_USERCOL, O_USERS, O_ITEMS, O_GB, O_NPY, O_MODEL, O_TITLES, O_EXCL, O_SKIP, O_NOFB, O_THREADS };
+    enum { O_WEIGHTS = 256, O_USERCOL, O_USERS, O_ITEMS, O_GB, O_NPY, O_MODEL, O_TITLES, O_EXCL, O_SKIP, O_NOFB, O_THREADS, O_TIMINGS };
     static const struct option opts[] = {
         {"weights", required_argument, 0, O_WEIGHTS}, {"user-column", required_argument, 0, O_USERCOL},
         {"users", required_argument, 0, O_USERS},     {"items", required_argument, 0, O_ITEMS},
@@ -121,7 +123,8 @@ static int parse_args(int argc, char **argv, build_args *a)
         {"store", required_argument, 0, 's'},         {"titles", required_argument, 0, O_TITLES},
         {"exclude-seen", required_argument, 0, O_EXCL}, {"skip-invalid", no_argument, 0, O_SKIP},
         {"no-fallback", no_argument, 0, O_NOFB},      {"threads", required_argument, 0, O_THREADS},
-        {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
+        {"timings", no_argument, 0, O_TIMINGS},       {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int c;
@@ -144,6 +147,7 @@ static int parse_args(int argc, char **argv, build_args *a)
         case O_SKIP: a->skip_invalid = 1; break;
         case O_NOFB: a->no_fallback = 1; break;
         case O_THREADS: if (cli_parse_u32("--threads", optarg, 1, 1024, &a->threads)) return -1; break;
+        case O_TIMINGS: a->timings = 1; break;
         case 'q': a->quiet = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
@@ -200,6 +204,7 @@ int cmd_build(int argc, char **argv)
         cli_error("%s", d.msg);
         goto out;
     }
+    double loaded = cli_now();
     if (ropts.skipped) cli_error("warning: %s: %zu invalid lines skipped", a.exclude, ropts.skipped);
 
     /* Every input file is digested into the provenance; an npy folder by its files. */
@@ -238,6 +243,9 @@ int cmd_build(int argc, char **argv)
         cli_error("%s", d.msg);
         goto out;
     }
+    if (a.timings)
+        fprintf(stderr, "mfkv: timings: load %.4f s, prepare %.4f s, topk %.4f s, write %.4f s, total %.4f s\n",
+                loaded - t0, sum.prepare_seconds, sum.topk_seconds, sum.write_seconds, cli_now() - t0);
     if (!a.quiet) {
         double secs = cli_now() - t0;
         fprintf(stderr, "mfkv: built %s: %u users x %u items, k=%u, %.2f s (%.0f users/s)", output, sum.users,

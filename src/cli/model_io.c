@@ -16,23 +16,6 @@ int cli_read_model(const char *path, mfkv_model *m, mfkv_train_info *info)
     return cli_exit_for(rc);
 }
 
-size_t cli_csv_field(char *dst, const char *s, size_t len)
-{
-    if (!memchr(s, ',', len) && !memchr(s, '"', len) && !memchr(s, '\n', len) &&
-        !memchr(s, '\r', len)) {
-        memcpy(dst, s, len);
-        return len;
-    }
-    size_t n = 0;
-    dst[n++] = '"';
-    for (size_t j = 0; j < len; j++) {
-        if (s[j] == '"') dst[n++] = '"';
-        dst[n++] = s[j];
-    }
-    dst[n++] = '"';
-    return n;
-}
-
 void cli_print_training_info(const mfkv_train_info *info)
 {
     printf("%-12s %-9s %-12s %-12s %s\n", "training_run", "iteration", "loss", "eval_loss",

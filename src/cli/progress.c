@@ -1,15 +1,11 @@
 #include "progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "common/clock.h"
+
+double cli_now(void) { return mfkv_now(); }
 
 void cli_progress_init(cli_progress *p, const char *unit, int quiet)
 {

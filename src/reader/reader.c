@@ -362,6 +362,8 @@ struct mfkv_iter {
 
 MDB_env *mfkv_store_env(const mfkv_store *s) { return s->env; }
 
+size_t mfkv_store_file_size(const mfkv_store *s) { return s->file_size; }
+
 void mfkv_store_dbis(const mfkv_store *s, MDB_dbi *meta, MDB_dbi *users, MDB_dbi *items)
 {
     *meta = s->dbi_meta;

@@ -17,6 +17,7 @@ int mfkv_decode_list(const mfkv_store *s, const unsigned char *body, size_t len,
 /* Decode an item body (after the checksum); checks the three lengths. */
 int mfkv_decode_item(const unsigned char *body, size_t len, mfkv_item_info *out);
 MDB_env *mfkv_store_env(const mfkv_store *s);
+size_t mfkv_store_file_size(const mfkv_store *s);
 void mfkv_store_dbis(const mfkv_store *s, MDB_dbi *meta, MDB_dbi *users, MDB_dbi *items);
 
 #pragma GCC visibility pop

@@ -14,6 +14,7 @@
 #include "common/bytes.h"
 #include "reader/record.h"
 #include "reader/store_internal.h"
+#include "reader/trailer.h"
 
 typedef struct scan {
     mfkv_store *store;
@@ -80,57 +81,51 @@ static void check_list(scan *sc, const MDB_val *k, const MDB_val *v, const char 
     }
 }
 
-static int scan_users(scan *sc, MDB_dbi dbi)
+/* Record @p n (0-based) of the users database. */
+static void check_user(scan *sc, uint64_t n, const MDB_val *k, const MDB_val *v)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(sc->txn, dbi, &c);
-    if (rc) return rc;
-    uint64_t n = 0;
-    MDB_val k, v;
     char what[64];
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        n++;
-        snprintf(what, sizeof what, "user #%llu", (unsigned long long)n);
-        if (!mfkv_in_map(sc->store, &k) || k.mv_size == 0 || k.mv_size > MFKV_MAX_ID_LEN) {
-            sc->report->records_checked++;
-            problem(sc, "%s: bad key", what);
-            continue;
-        }
-        check_list(sc, &k, &v, what);
+    snprintf(what, sizeof what, "user #%llu", (unsigned long long)n + 1);
+    if (!mfkv_in_map(sc->store, k) || k->mv_size == 0 || k->mv_size > MFKV_MAX_ID_LEN) {
+        sc->report->records_checked++;
+        problem(sc, "%s: bad key", what);
+        return;
     }
-    mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND) return rc;
-    if (n != sc->info.n_users)
-        problem(sc, "header says %u users, store has %llu", sc->info.n_users, (unsigned long long)n);
-    return 0;
+    check_list(sc, k, v, what);
 }
 
-static int scan_items(scan *sc, MDB_dbi dbi)
+/* Record @p n of the items database: its key must be n, big-endian. */
+static void check_item(scan *sc, uint64_t n, const MDB_val *k, const MDB_val *v)
+{
+    char what[64];
+    snprintf(what, sizeof what, "item %llu", (unsigned long long)n);
+    unsigned char expect[4];
+    mfkv_store_u32be(expect, (uint32_t)n);
+    if (k->mv_size != 4 || !mfkv_in_map(sc->store, k) || memcmp(k->mv_data, expect, 4) != 0) {
+        sc->report->records_checked++;
+        problem(sc, "%s: key out of sequence", what);
+        return;
+    }
+    size_t len;
+    const unsigned char *body = check_record(sc, k, v, &len, what);
+    mfkv_item_info item;
+    if (body && mfkv_decode_item(body, len, &item)) problem(sc, "%s: bad field lengths", what);
+}
+
+/* Visit every record of @p dbi in key order; the count must match the header. */
+static int scan_db(scan *sc, MDB_dbi dbi, uint32_t expected, const char *kind,
+                   void (*check)(scan *, uint64_t, const MDB_val *, const MDB_val *))
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(sc->txn, dbi, &c);
     if (rc) return rc;
     uint64_t n = 0;
     MDB_val k, v;
-    char what[64];
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
-        snprintf(what, sizeof what, "item %llu", (unsigned long long)n);
-        unsigned char expect[4];
-        mfkv_store_u32be(expect, (uint32_t)n);
-        if (k.mv_size != 4 || !mfkv_in_map(sc->store, &k) || memcmp(k.mv_data, expect, 4) != 0) {
-            sc->report->records_checked++;
-            problem(sc, "%s: key out of sequence", what);
-            continue;
-        }
-        size_t len;
-        const unsigned char *body = check_record(sc, &k, &v, &len, what);
-        mfkv_item_info item;
-        if (body && mfkv_decode_item(body, len, &item)) problem(sc, "%s: bad field lengths", what);
-    }
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        check(sc, n++, &k, &v);
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND) return rc;
-    if (n != sc->info.n_items)
-        problem(sc, "header says %u items, store has %llu", sc->info.n_items, (unsigned long long)n);
+    if (n != expected) problem(sc, "header says %u %s, store has %llu", expected, kind, (unsigned long long)n);
     return 0;
 }
 
@@ -158,11 +153,21 @@ int mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
     sc.digest = XXH3_createState();
     if (!sc.digest) return MFKV_NOMEM;
     XXH3_64bits_reset(sc.digest);
+    /* The whole-file digest too: a handle opened without it may be verified. */
+    int fd;
+    if (mdb_env_get_fd(mfkv_store_env(s), &fd) == 0) {
+        int trc = mfkv_trailer_check(fd, mfkv_store_file_size(s), 1);
+        if (trc == MFKV_NOMEM || trc == MFKV_IO) {
+            XXH3_freeState(sc.digest);
+            return trc;
+        }
+        if (trc) problem(&sc, "file digest mismatch: %s", mfkv_strerror(trc));
+    }
     MDB_dbi meta, users, items;
     mfkv_store_dbis(s, &meta, &users, &items);
     int rc = mdb_txn_begin(mfkv_store_env(s), NULL, MDB_RDONLY, &sc.txn);
-    if (!rc) rc = scan_users(&sc, users);
-    if (!rc) rc = scan_items(&sc, items);
+    if (!rc) rc = scan_db(&sc, users, sc.info.n_users, "users", check_user);
+    if (!rc) rc = scan_db(&sc, items, sc.info.n_items, "items", check_item);
     if (!rc) rc = scan_fallback(&sc, meta);
     if (sc.txn) mdb_txn_abort(sc.txn);
     report->digest_computed = XXH3_64bits_digest(sc.digest);

@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "http.h"
 #include "reload.h"
 #include "serve.h"
@@ -62,13 +62,6 @@ static int install_signals(mfkv_diag *d)
     return MFKV_OK;
 }
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* The main thread's loop: signals, polls of the store path every poll_ms,
  * and at least once a second the sweep for clients too slow to send a
  * request. */
@@ -77,7 +70,7 @@ static void wait_for_shutdown(serve_state *st)
     const serve_config *c = st->config;
     serve_watch watch = {0};
     int wait_ms = c->poll_ms && c->poll_ms < 1000 ? (int)c->poll_ms : 1000;
-    int64_t next_poll = monotonic_ms() + c->poll_ms;
+    double next_poll = mfkv_now() + c->poll_ms / 1000.0;
     while (!got_stop) {
         struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
         int n = poll(&p, 1, wait_ms);
@@ -90,9 +83,9 @@ static void wait_for_shutdown(serve_state *st)
         if (got_hup) {
             got_hup = 0;
             serve_reload(st, &watch);
-        } else if (c->poll_ms && monotonic_ms() >= next_poll) {
+        } else if (c->poll_ms && mfkv_now() >= next_poll) {
             serve_watch_poll(st, &watch);
-            next_poll = monotonic_ms() + c->poll_ms;
+            next_poll = mfkv_now() + c->poll_ms / 1000.0;
         }
     }
     fprintf(c->log, "mfkv serve: %s, shutting down\n", strsignal(got_stop));

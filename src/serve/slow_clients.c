@@ -2,14 +2,10 @@
 
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
+#include "common/clock.h"
+
+static int64_t now_ms(void) { return (int64_t)(mfkv_now() * 1000.0); }
 
 void slow_clients_init(slow_clients *l)
 {

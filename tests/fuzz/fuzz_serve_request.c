@@ -14,11 +14,8 @@
  * list), in $TMPDIR.
  */
 #include <jansson.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+
+#include "fuzz.h"
 
 #include "builder/build.h"
 #include "serve/handler.h"

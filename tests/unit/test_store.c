@@ -134,34 +134,13 @@ static void iteration_visits_every_user_in_byte_order(void **state)
     mfkv_close(st);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    char *b = malloc(*len + 1);
-    assert_int_equal(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const char *b, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, len, f), len);
-    fclose(f);
-}
-
 static void same_inputs_same_bytes(void **state)
 {
     char other[160];
     snprintf(other, sizeof other, "%s/again.mfkv", fx.dir);
     write_store(other, 1700000000);
     size_t a_len, b_len;
-    char *a = slurp(fx.path, &a_len), *b = slurp(other, &b_len);
+    char *a = tu_slurp(fx.path, &a_len), *b = tu_slurp(other, &b_len);
     assert_int_equal(a_len, b_len);
     assert_memory_equal(a, b, a_len);
     free(a);
@@ -194,7 +173,7 @@ static int read_damaged(const char *path, int *detected)
 static void every_flipped_byte_is_caught(void **state)
 {
     size_t len;
-    char *orig = slurp(fx.path, &len);
+    char *orig = tu_slurp(fx.path, &len);
     char bad[160];
     snprintf(bad, sizeof bad, "%s/flip.mfkv", fx.dir);
     /* Flip every byte: none may produce wrong data.  Then check that every
@@ -204,7 +183,7 @@ static void every_flipped_byte_is_caught(void **state)
     size_t step = getenv("MFKV_TEST_LIGHT") ? 61 : 1;
     for (size_t off = 0; off < len; off += step) {
         orig[off] ^= 0x5a;
-        spit(bad, orig, len);
+        tu_spit(bad, orig, len);
         int detected = 0;
         if (!read_damaged(bad, &detected)) fail_msg("flip at offset %zu gave WRONG DATA", off);
         undetected += !detected;
@@ -218,7 +197,7 @@ static void every_flipped_byte_is_caught(void **state)
     const char *id = mfkv_idtab_str(&fx.m.user_ids, 7, &idlen);
     assert_int_equal(mfkv_get(st, id, idlen, &l), 0);
     /* The record starts 12 bytes before the entries (checksum + count). */
-    char *file = slurp(fx.path, &len);
+    char *file = tu_slurp(fx.path, &len);
     const char *needle = (const char *)l.raw - 12;
     size_t rec_len = 12 + 8 * (size_t)l.count;
     char *at = memmem(file, len, needle, rec_len);
@@ -227,7 +206,7 @@ static void every_flipped_byte_is_caught(void **state)
     for (size_t i = 0; i < rec_len; i++) {
         size_t off = (size_t)(at - file) + i;
         file[off] ^= 1;
-        spit(bad, file, len);
+        tu_spit(bad, file, len);
         int detected = 0;
         assert_true(read_damaged(bad, &detected));
         if (!detected) fail_msg("flip inside user record at +%zu not detected", i);
@@ -239,15 +218,45 @@ static void every_flipped_byte_is_caught(void **state)
     unlink(bad);
 }
 
+static void verify_finds_damage_a_trusting_open_skipped(void **state)
+{
+    /* MFKV_OPEN_NO_CHECKSUM skips the file digest and record checksums;
+     * mfkv_verify must still find a damaged record and name it. */
+    size_t len;
+    char *file = tu_slurp(fx.path, &len);
+    mfkv_store *st;
+    assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
+    mfkv_list l;
+    size_t idlen;
+    const char *id = mfkv_idtab_str(&fx.m.user_ids, 3, &idlen);
+    assert_int_equal(mfkv_get(st, id, idlen, &l), 0);
+    char *at = memmem(file, len, (const char *)l.raw - 12, 12 + 8 * (size_t)l.count);
+    assert_non_null(at);
+    mfkv_close(st);
+    at[14] ^= 0x01; /* an item index of user 3 */
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/trusting.mfkv", fx.dir);
+    tu_spit(bad, file, len);
+    assert_int_equal(mfkv_open(bad, 0, &st), MFKV_CORRUPT);
+    assert_int_equal(mfkv_open(bad, MFKV_OPEN_NO_CHECKSUM, &st), 0);
+    mfkv_verify_report rep;
+    assert_int_equal(mfkv_verify(st, &rep), MFKV_CORRUPT);
+    assert_int_equal(rep.records_bad, 2); /* the file digest and the record */
+    assert_non_null(strstr(rep.first_problem, "digest mismatch"));
+    mfkv_close(st);
+    free(file);
+    unlink(bad);
+}
+
 static void truncated_files_are_refused(void **state)
 {
     size_t len;
-    char *orig = slurp(fx.path, &len);
+    char *orig = tu_slurp(fx.path, &len);
     char bad[160];
     snprintf(bad, sizeof bad, "%s/trunc.mfkv", fx.dir);
     size_t step = getenv("MFKV_TEST_LIGHT") ? 31 : 1;
     for (size_t cut = 0; cut < len; cut += (cut < 8192 ? step : 97)) {
-        spit(bad, orig, cut);
+        tu_spit(bad, orig, cut);
         mfkv_store *st;
         int rc = mfkv_open(bad, 0, &st);
         if (rc == MFKV_OK) {
@@ -270,11 +279,11 @@ static void foreign_and_missing_files(void **state)
     assert_null(st);
     char p[160];
     snprintf(p, sizeof p, "%s/empty", fx.dir);
-    spit(p, "", 0);
+    tu_spit(p, "", 0);
     assert_int_equal(mfkv_open(p, 0, &st), MFKV_FORMAT);
     char junk[20000];
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(i * 131 + 7);
-    spit(p, junk, sizeof junk);
+    tu_spit(p, junk, sizeof junk);
     assert_int_equal(mfkv_open(p, 0, &st), MFKV_FORMAT);
     assert_int_equal(mfkv_open(fx.dir, 0, &st), MFKV_FORMAT); /* a folder */
     assert_int_equal(mfkv_open(NULL, 0, &st), MFKV_INVAL);
@@ -327,7 +336,7 @@ static int count_entries(const char *dir)
 static void failed_write_leaves_target_untouched(void **state)
 {
     size_t before_len;
-    char *before = slurp(fx.path, &before_len);
+    char *before = tu_slurp(fx.path, &before_len);
     int entries = count_entries(fx.dir);
     /* A 600-byte user id is past LMDB's key limit: the write fails after the
      * temporary file has been created and partly written. */
@@ -350,7 +359,7 @@ static void failed_write_leaves_target_untouched(void **state)
     assert_int_not_equal(mfkv_store_write(fx.path, &c, &d), 0);
     assert_non_null(strstr(d.msg, fx.dir));
     size_t after_len;
-    char *after = slurp(fx.path, &after_len);
+    char *after = tu_slurp(fx.path, &after_len);
     assert_int_equal(after_len, before_len);
     assert_memory_equal(after, before, before_len);
     assert_int_equal(count_entries(fx.dir), entries); /* no temporary left */
@@ -369,7 +378,7 @@ static void stale_temporaries_are_removed(void **state)
     waitpid(child, NULL, 0);
     char stale[200];
     snprintf(stale, sizeof stale, "%s/.s.mfkv.tmp.%ld.abcdef", fx.dir, (long)child);
-    spit(stale, "x", 1);
+    tu_spit(stale, "x", 1);
     write_store(fx.path, 1700000000);
     assert_int_equal(access(stale, F_OK), -1);
 }
@@ -381,6 +390,7 @@ int main(void)
         cmocka_unit_test(iteration_visits_every_user_in_byte_order),
         cmocka_unit_test(same_inputs_same_bytes),
         cmocka_unit_test(every_flipped_byte_is_caught),
+        cmocka_unit_test(verify_finds_damage_a_trusting_open_skipped),
         cmocka_unit_test(truncated_files_are_refused),
         cmocka_unit_test(foreign_and_missing_files),
         cmocka_unit_test(many_threads_share_one_handle),

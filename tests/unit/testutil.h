@@ -110,4 +110,28 @@ static inline void tu_rm_rf(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The whole file at @p path, malloc'd (plus a NUL), its length in *len. */
+static inline char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    rewind(f);
+    char *b = malloc(*len + 1);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    b[*len] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* Replace the file at @p path by @p len bytes of @p b. */
+static inline void tu_spit(const char *path, const char *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
 #endif

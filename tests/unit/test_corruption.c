@@ -1,0 +1,410 @@
+/*
+ * Corruption matrix: damage a small store in every way below, one case at a
+ * time, and read the whole store back through the public API.  Each case
+ * must end in a status from the library or exactly the right data: never
+ * wrong data, never a crash.
+ *
+ *   record bits    every bit of every record (key and value of each user,
+ *                  item, fallback and header record), opened three ways:
+ *                  default (the whole-file digest refuses the file);
+ *                  MFKV_OPEN_NO_CHECKSUM (no digest, lookups unverified: the
+ *                  promise is no crash, and mfkv_verify, which such callers
+ *                  must run, finds it); and "resealed", the trailer digest
+ *                  recomputed over the damage, so only the key-seeded
+ *                  record checksums stand between it and the caller
+ *   meta bits      every bit of the used part of both LMDB meta pages
+ *                  (default open; LMDB trusts its meta pages, so the digest
+ *                  is what protects them)
+ *   truncation     at every page boundary, one byte either side, and random
+ *                  lengths, default and NO_CHECKSUM
+ *   swaps          two records' payloads exchanged (every pair of user
+ *                  records, user/fallback, equal-length items), default,
+ *                  NO_CHECKSUM and resealed
+ *   appended       garbage after the trailer; garbage plus a new trailer
+ *
+ * MFKV_TEST_LIGHT=1 (valgrind and ASan stages) runs every 37th case.
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "builder/topk.h"
+#include "builder/writer.h"
+#include "reader/record.h"
+#include "reader/trailer.h"
+
+#define USERS 24
+#define ITEMS 9
+#define K 4
+#define META_USED 256 /* page header + MDB_meta, rounded up */
+
+static struct {
+    char dir[64], path[128];
+    mfkv_model m;
+    mfkv_topk_result r;
+    uint32_t fb_item[K];
+    float fb_score[K];
+    uint32_t fb_count;
+    const char *titles[ITEMS], *genres[ITEMS];
+    char *orig;
+    size_t len, page;
+} fx;
+
+/* A span of the file: one record's key (just before its value in the LMDB
+ * node) and value. */
+typedef struct span {
+    size_t key_off, key_len, val_off, val_len;
+} span;
+
+static span users_at[USERS], items_at[ITEMS], fallback_at, header_at;
+
+typedef struct tally {
+    size_t cases, detected, wrong;
+} tally;
+
+static int light_skip(void)
+{
+    static size_t n;
+    return getenv("MFKV_TEST_LIGHT") && n++ % 37 != 0;
+}
+
+static uint32_t user_number(const char *id, size_t len)
+{
+    char buf[16];
+    if (len == 0 || len >= sizeof buf || id[0] != 'u') return UINT32_MAX;
+    memcpy(buf, id, len);
+    buf[len] = '\0';
+    return (uint32_t)strtoul(buf + 1, NULL, 10);
+}
+
+static int same_list(const mfkv_list *l, const uint32_t *item, const float *score, uint32_t count)
+{
+    if (l->count != count) return 0;
+    for (uint32_t i = 0; i < count; i++)
+        if (mfkv_list_item_index(l, i) != item[i] || mfkv_list_score(l, i) != score[i]) return 0;
+    return 1;
+}
+
+static int same_text(const char *p, size_t n, const char *want)
+{
+    size_t wn = want ? strlen(want) : 0;
+    return n == wn && memcmp(p, want ? want : "", n) == 0;
+}
+
+/* What reading the whole store gave. */
+typedef struct outcome {
+    int refused;  /* mfkv_open failed */
+    int statuses; /* lookups that returned an error status */
+    int wrong;    /* lookups that returned data unlike what was built */
+    int verify_failed;
+} outcome;
+
+static outcome read_all(const char *path, unsigned flags)
+{
+    outcome o = {0};
+    mfkv_store *st;
+    int rc = mfkv_open(path, flags, &st);
+    if (rc) {
+        assert_true(rc == MFKV_FORMAT || rc == MFKV_CORRUPT || rc == MFKV_VERSION);
+        o.refused = 1;
+        return o;
+    }
+    mfkv_info in;
+    assert_int_equal(mfkv_info_get(st, &in), 0);
+    if (in.n_users != USERS || in.n_items != ITEMS || in.k != K || in.n_factors != fx.m.n_factors ||
+        !in.has_fallback || !in.has_titles || in.build_time != 1700000000 ||
+        !same_text(in.provenance, in.provenance_len, "builder=corruption-test\n"))
+        o.wrong++;
+    mfkv_list l;
+    for (uint32_t u = 0; u < USERS; u++) {
+        size_t len;
+        const char *id = mfkv_idtab_str(&fx.m.user_ids, u, &len);
+        rc = mfkv_get(st, id, len, &l);
+        if (rc) o.statuses++;
+        else if (!same_list(&l, fx.r.item + u * K, fx.r.score + u * K, fx.r.count[u])) o.wrong++;
+    }
+    rc = mfkv_fallback(st, &l);
+    if (rc) o.statuses++;
+    else if (!same_list(&l, fx.fb_item, fx.fb_score, fx.fb_count)) o.wrong++;
+    for (uint32_t i = 0; i < ITEMS; i++) {
+        mfkv_item_info it;
+        size_t len;
+        const char *id = mfkv_idtab_str(&fx.m.item_ids, i, &len);
+        rc = mfkv_item(st, i, &it);
+        if (rc) o.statuses++;
+        else if (!same_text(it.id, it.id_len, id) || !same_text(it.title, it.title_len, fx.titles[i]) ||
+                 !same_text(it.genres, it.genres_len, fx.genres[i]))
+            o.wrong++;
+    }
+    /* Iteration: every user once, in order, each with its list. */
+    mfkv_iter *it;
+    assert_int_equal(mfkv_iter_begin(st, &it), 0);
+    const char *id;
+    size_t id_len;
+    uint32_t seen = 0;
+    while ((rc = mfkv_iter_next(it, &id, &id_len, &l)) == MFKV_OK) {
+        uint32_t u = user_number(id, id_len);
+        if (u >= USERS || !same_list(&l, fx.r.item + u * K, fx.r.score + u * K, fx.r.count[u])) o.wrong++;
+        seen++;
+    }
+    mfkv_iter_end(it);
+    if (rc != MFKV_NOTFOUND) o.statuses++;
+    else if (seen != USERS) o.wrong++;
+    mfkv_verify_report rep;
+    o.verify_failed = mfkv_verify(st, &rep) != MFKV_OK;
+    mfkv_close(st);
+    return o;
+}
+
+static int detected(const outcome *o) { return o->refused || o->statuses || o->verify_failed; }
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static size_t find(const void *needle, size_t len)
+{
+    char *at = memmem(fx.orig, fx.len, needle, len);
+    assert_non_null(at);
+    assert_null(memmem(at + 1, fx.len - (size_t)(at - fx.orig) - 1, needle, len)); /* unique */
+    return (size_t)(at - fx.orig);
+}
+
+static span locate(const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    span s = {.val_off = find(val, val_len), .key_len = key_len, .val_len = val_len};
+    s.key_off = s.val_off - key_len;
+    assert_memory_equal(fx.orig + s.key_off, key, key_len);
+    return s;
+}
+
+static int setup(void **state)
+{
+    tu_tmpdir(fx.dir, sizeof fx.dir);
+    snprintf(fx.path, sizeof fx.path, "%s/s.mfkv", fx.dir);
+    tu_random_model(&fx.m, USERS, ITEMS, 3, 7, 0);
+    assert_int_equal(mfkv_model_sort_items(&fx.m), 0);
+    mfkv_topk_opts o = {.k = K, .threads = 1};
+    assert_int_equal(mfkv_topk_compute(&fx.m, &o, &fx.r, NULL), 0);
+    assert_int_equal(mfkv_topk_fallback(&fx.m, K, fx.fb_item, fx.fb_score, &fx.fb_count), 0);
+    static const char *const titles[] = {"Heat (1995)", "Amélie (2001)", NULL};
+    for (int i = 0; i < ITEMS; i++) {
+        fx.titles[i] = titles[i % 3];
+        fx.genres[i] = i % 3 == 2 ? NULL : "Drama|Comedy";
+    }
+    mfkv_store_contents c = {.model = &fx.m, .lists = &fx.r, .titles = fx.titles, .genres = fx.genres,
+                             .fallback_item = fx.fb_item, .fallback_score = fx.fb_score,
+                             .fallback_count = fx.fb_count, .provenance = "builder=corruption-test\n",
+                             .build_time = 1700000000};
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_store_write(fx.path, &c, &d), 0);
+    fx.orig = tu_slurp(fx.path, &fx.len);
+    fx.page = (size_t)sysconf(_SC_PAGESIZE);
+
+    /* Locate every record through the reader's views, then in the file. */
+    outcome clean = read_all(fx.path, 0);
+    assert_false(detected(&clean) || clean.wrong);
+    mfkv_store *st;
+    assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
+    mfkv_list l;
+    for (uint32_t u = 0; u < USERS; u++) {
+        size_t len;
+        const char *id = mfkv_idtab_str(&fx.m.user_ids, u, &len);
+        assert_int_equal(mfkv_get(st, id, len, &l), 0);
+        users_at[u] = locate(id, len, l.raw - 12, mfkv_list_record_len(l.count));
+    }
+    assert_int_equal(mfkv_fallback(st, &l), 0);
+    fallback_at = locate(MFKV_KEY_FALLBACK, strlen(MFKV_KEY_FALLBACK), l.raw - 12, mfkv_list_record_len(l.count));
+    for (uint32_t i = 0; i < ITEMS; i++) {
+        mfkv_item_info it;
+        assert_int_equal(mfkv_item(st, i, &it), 0);
+        unsigned char key[4] = {(unsigned char)(i >> 24), (unsigned char)(i >> 16), (unsigned char)(i >> 8), (unsigned char)i};
+        items_at[i] = locate(key, 4, it.id - MFKV_ITEM_FIXED_LEN - MFKV_RECORD_CHECKSUM_LEN,
+                             MFKV_RECORD_CHECKSUM_LEN + MFKV_ITEM_FIXED_LEN + it.id_len + it.title_len + it.genres_len);
+    }
+    mfkv_info in;
+    assert_int_equal(mfkv_info_get(st, &in), 0);
+    size_t magic = find(MFKV_MAGIC, MFKV_MAGIC_LEN);
+    header_at = locate(MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), fx.orig + magic - MFKV_RECORD_CHECKSUM_LEN,
+                       MFKV_RECORD_CHECKSUM_LEN + MFKV_HEADER_FIXED_LEN + in.provenance_len);
+    mfkv_close(st);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tu_rm_rf(fx.dir);
+    free(fx.orig);
+    mfkv_topk_free(&fx.r);
+    mfkv_model_free(&fx.m);
+    return 0;
+}
+
+/* ---- damage ------------------------------------------------------------- */
+
+enum mode { DEFAULT, NO_CHECKSUM, RESEALED, N_MODES };
+static const char *const mode_name[N_MODES] = {"default", "no-checksum", "resealed"};
+
+/* Write @p len bytes of @p bytes as the damaged store; when resealing, drop
+ * the old trailer and append one that digests the damaged pages. */
+static void write_damaged(const char *bytes, size_t len, int reseal)
+{
+    tu_spit(fx.path, bytes, reseal ? len - MFKV_TRAILER_LEN : len);
+    if (!reseal) return;
+    int fd = open(fx.path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(mfkv_trailer_append(fd), 0);
+    close(fd);
+}
+
+/* One damaged file read in one mode; checks the promise of that mode. */
+static void judge(const char *what, size_t where, const char *bytes, size_t len, enum mode mode,
+                  int must_detect, tally *t)
+{
+    write_damaged(bytes, len, mode == RESEALED);
+    outcome o = read_all(fx.path, mode == NO_CHECKSUM ? MFKV_OPEN_NO_CHECKSUM : 0);
+    t->cases++;
+    t->detected += detected(&o);
+    /* Without checksums lookups are unverified: wrong data is possible until
+     * mfkv_verify runs, and mfkv_verify must then find the damage. */
+    if (mode == NO_CHECKSUM) {
+        t->wrong += o.wrong != 0;
+        if (must_detect && !o.refused && !o.verify_failed)
+            fail_msg("%s at %zu (%s): mfkv_verify did not notice", what, where, mode_name[mode]);
+        return;
+    }
+    if (o.wrong) fail_msg("%s at %zu (%s): WRONG DATA", what, where, mode_name[mode]);
+    if (must_detect && !detected(&o)) fail_msg("%s at %zu (%s): not detected", what, where, mode_name[mode]);
+}
+
+static void flip_bits(const char *what, size_t from, size_t n, enum mode mode, tally *t)
+{
+    for (size_t off = from; off < from + n; off++)
+        for (int bit = 0; bit < 8; bit++) {
+            if (light_skip()) continue;
+            fx.orig[off] ^= (char)(1 << bit);
+            judge(what, off, fx.orig, fx.len, mode, 1, t);
+            fx.orig[off] ^= (char)(1 << bit);
+        }
+}
+
+static void flip_record(const span *s, enum mode mode, tally *t)
+{
+    flip_bits("key bit", s->key_off, s->key_len, mode, t);
+    flip_bits("value bit", s->val_off, s->val_len, mode, t);
+}
+
+static void report(const char *what, const tally *t, enum mode mode)
+{
+    print_message("%-28s %-11s %7zu cases %7zu detected %5zu wrong before verify\n", what, mode_name[mode],
+                  t->cases, t->detected, t->wrong);
+}
+
+static void every_record_bit(void **state)
+{
+    for (enum mode mode = DEFAULT; mode < N_MODES; mode++) {
+        tally t = {0};
+        for (int u = 0; u < USERS; u++) flip_record(&users_at[u], mode, &t);
+        for (int i = 0; i < ITEMS; i++) flip_record(&items_at[i], mode, &t);
+        flip_record(&fallback_at, mode, &t);
+        flip_record(&header_at, mode, &t);
+        report("record bit flips", &t, mode);
+        if (mode != NO_CHECKSUM) assert_int_equal(t.wrong, 0);
+        assert_int_equal(t.detected, t.cases);
+    }
+}
+
+static void every_meta_page_bit(void **state)
+{
+    tally t = {0};
+    flip_bits("meta bit", 0, META_USED, DEFAULT, &t);
+    flip_bits("meta bit", fx.page, META_USED, DEFAULT, &t);
+    report("LMDB meta page bit flips", &t, DEFAULT);
+    assert_int_equal(t.detected, t.cases);
+}
+
+static void truncation(void **state)
+{
+    uint64_t seed = 99;
+    for (enum mode mode = DEFAULT; mode < RESEALED; mode++) {
+        tally t = {0};
+        for (size_t cut = 0; cut <= fx.len - MFKV_TRAILER_LEN; cut += fx.page)
+            for (size_t c = cut ? cut - 1 : 0; c <= cut + 1 && c < fx.len; c++)
+                if (!light_skip()) judge("truncation", c, fx.orig, c, mode, 1, &t);
+        for (int i = 0; i < 64; i++) {
+            size_t c = tu_next(&seed) % fx.len;
+            if (!light_skip()) judge("truncation", c, fx.orig, c, mode, 1, &t);
+        }
+        report("truncations", &t, mode);
+        assert_int_equal(t.detected, t.cases);
+    }
+}
+
+static void swap_spans(char *file, const span *a, const span *b)
+{
+    assert_int_equal(a->val_len, b->val_len);
+    char tmp[512];
+    assert_true(a->val_len <= sizeof tmp);
+    memcpy(tmp, file + a->val_off, a->val_len);
+    memcpy(file + a->val_off, file + b->val_off, a->val_len);
+    memcpy(file + b->val_off, tmp, a->val_len);
+}
+
+static void swapped_payloads(void **state)
+{
+    span *pairs[USERS * USERS + ITEMS * ITEMS + USERS][2];
+    size_t n = 0;
+    for (int a = 0; a < USERS; a++) {
+        for (int b = a + 1; b < USERS; b++)
+            if (users_at[a].val_len == users_at[b].val_len) pairs[n][0] = &users_at[a], pairs[n++][1] = &users_at[b];
+        if (users_at[a].val_len == fallback_at.val_len) pairs[n][0] = &users_at[a], pairs[n++][1] = &fallback_at;
+    }
+    for (int a = 0; a < ITEMS; a++)
+        for (int b = a + 1; b < ITEMS; b++)
+            if (items_at[a].val_len == items_at[b].val_len) pairs[n][0] = &items_at[a], pairs[n++][1] = &items_at[b];
+    assert_true(n > USERS * (USERS - 1) / 2); /* user pairs, fallback pairs and some item pairs */
+    for (enum mode mode = DEFAULT; mode < N_MODES; mode++) {
+        tally t = {0};
+        for (size_t i = 0; i < n; i++) {
+            if (light_skip()) continue;
+            swap_spans(fx.orig, pairs[i][0], pairs[i][1]);
+            judge("swap", pairs[i][0]->val_off, fx.orig, fx.len, mode, 1, &t);
+            swap_spans(fx.orig, pairs[i][0], pairs[i][1]);
+        }
+        report("swapped record payloads", &t, mode);
+        if (mode != NO_CHECKSUM) assert_int_equal(t.wrong, 0);
+        assert_int_equal(t.detected, t.cases);
+    }
+}
+
+static void appended_garbage(void **state)
+{
+    static const size_t extra[] = {1, 7, 63, 64, 65, 4096, 10000};
+    char *grown = malloc(fx.len + 10000);
+    uint64_t seed = 5;
+    tally refused = {0}, resealed = {0};
+    for (size_t e = 0; e < sizeof extra / sizeof *extra; e++) {
+        memcpy(grown, fx.orig, fx.len);
+        for (size_t i = 0; i < extra[e]; i++) grown[fx.len + i] = (char)tu_next(&seed);
+        judge("appended garbage", extra[e], grown, fx.len + extra[e], DEFAULT, 1, &refused);
+        judge("appended garbage", extra[e], grown, fx.len + extra[e], NO_CHECKSUM, 1, &refused);
+        /* The garbage sealed into a new trailer lies past LMDB's last page:
+         * the store must read exactly as built (or be refused). */
+        memcpy(grown, fx.orig, fx.len - MFKV_TRAILER_LEN);
+        for (size_t i = 0; i < extra[e] + MFKV_TRAILER_LEN; i++) grown[fx.len - MFKV_TRAILER_LEN + i] = (char)tu_next(&seed);
+        judge("garbage + new trailer", extra[e], grown, fx.len + extra[e], RESEALED, 0, &resealed);
+    }
+    report("appended garbage", &refused, DEFAULT);
+    report("garbage + new trailer", &resealed, RESEALED);
+    assert_int_equal(refused.detected, refused.cases);
+    free(grown);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_record_bit), cmocka_unit_test(every_meta_page_bit),
+        cmocka_unit_test(truncation),       cmocka_unit_test(swapped_payloads),
+        cmocka_unit_test(appended_garbage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
