@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from test_serve import MFKV, MOVIES, PREDICT, WEIGHTS_A, WEIGHTS_B, Server, build, cli_predict, swaps, wait_for
+from test_serve import MOVIES, PREDICT, WEIGHTS_A, WEIGHTS_B, Server, build, cli_predict, swaps, wait_for
 
 IDLE_CONNECTIONS = 1000
 
