@@ -363,8 +363,8 @@ def main():
     ap.add_argument("--shapes", default="ml1m,medium,large", help="comma-separated: ml1m, medium, large")
     ap.add_argument("--repeats", type=int, default=3, help="runs per method, median reported (ml1m, medium)")
     ap.add_argument("--large-repeats", type=int, default=1, help="runs per method for large")
-    ap.add_argument("--mfkv", default=os.path.join(REPO, "zig-out/bin/mfkv"))
-    ap.add_argument("--floor", default=os.path.join(REPO, "zig-out/bench/gemm_floor"))
+    ap.add_argument("--mfkv", default=os.path.join(REPO, "zig-out-release/bin/mfkv"))
+    ap.add_argument("--floor", default=os.path.join(REPO, "zig-out-release/bench/gemm_floor"))
     ap.add_argument("--keep-blas-env", action="store_true",
                     help="run mfkv and the gemm floor with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as set here")
     ap.add_argument("--faiss-coretype", default="Haswell",

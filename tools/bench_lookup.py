@@ -64,8 +64,8 @@ def main():
     ap.add_argument("--lookups", type=int, default=1_000_000, help="lookups per bench_lookup repeat")
     ap.add_argument("--repeats", type=int, default=7, help="bench_lookup repeats (median reported)")
     ap.add_argument("--runs", type=int, default=200, help="runs of `mfkv get 1`")
-    ap.add_argument("--mfkv", default=os.path.join(REPO, "zig-out/bin/mfkv"))
-    ap.add_argument("--bench", default=os.path.join(REPO, "zig-out/bench/bench_lookup"))
+    ap.add_argument("--mfkv", default=os.path.join(REPO, "zig-out-release/bin/mfkv"))
+    ap.add_argument("--bench", default=os.path.join(REPO, "zig-out-release/bench/bench_lookup"))
     ap.add_argument("--workdir", help="where models and stores go (default: a temporary folder)")
     args = ap.parse_args()
 

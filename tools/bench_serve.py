@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 
-MFKV = os.environ.get("MFKV_BIN", "zig-out/bin/mfkv")
+MFKV = os.environ.get("MFKV_BIN", "zig-out-release/bin/mfkv")
 
 
 def free_port():

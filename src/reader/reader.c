@@ -24,6 +24,7 @@
 
 #include "common/bytes.h"
 #include "mfkv.h"
+#include "reader/lmdb_meta.h"
 #include "reader/record.h"
 #include "reader/store_internal.h"
 #include "reader/trailer.h"
@@ -210,6 +211,7 @@ static int check_file(mfkv_store *s, const char *path)
     if (!rc) {
         s->file_size = (size_t)st.st_size;
         rc = mfkv_trailer_check(fd, s->file_size, !(s->flags & MFKV_OPEN_NO_CHECKSUM));
+        if (!rc) rc = mfkv_lmdb_meta_check(fd, s->file_size - MFKV_TRAILER_LEN);
     }
     int err = errno;
     close(fd);

@@ -4,7 +4,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
+#include "reader/record.h" /* inline XXH3, see there */
 
 #include "common/bytes.h"
 #include "format.h"
