@@ -347,6 +347,18 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
     emit(sh, user, w->all, hn);
 }
 
+/* User @p u's excluded visit positions; none (NULL, 0) when the build
+ * excludes nothing: no offset is ever added to the NULL array. */
+static const uint32_t *user_exclusions(const shared *sh, uint32_t u, uint64_t *n)
+{
+    if (!sh->excl_off) {
+        *n = 0;
+        return NULL;
+    }
+    *n = sh->excl_off[u + 1] - sh->excl_off[u];
+    return sh->excl_pos + sh->excl_off[u];
+}
+
 static void run_block(worker *w, uint32_t block)
 {
     shared *sh = w->sh;
@@ -367,15 +379,16 @@ static void run_block(worker *w, uint32_t block)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nu, (int)ni, (int)fp, 1.0f, w->u_aug,
                     (int)fp, sh->v_aug + (size_t)i0 * fp, (int)fp, 0.0f, w->c, (int)ni);
         for (uint32_t r = 0; r < nu; r++) {
-            uint64_t e0 = sh->excl_off ? sh->excl_off[u0 + r] : 0, e1 = sh->excl_off ? sh->excl_off[u0 + r + 1] : 0;
+            uint64_t n_excl;
+            const uint32_t *excl = user_exclusions(sh, u0 + r, &n_excl);
             scan_row(sh, w->pool + (size_t)r * cap, &w->pool_n[r], &w->thr[r], w->scratch, w->c + (size_t)r * ni, ni, i0,
-                     sh->excl_pos + e0, e1 - e0);
+                     excl, n_excl);
         }
     }
     for (uint32_t r = 0; r < nu; r++) {
-        uint64_t e0 = sh->excl_off ? sh->excl_off[u0 + r] : 0, e1 = sh->excl_off ? sh->excl_off[u0 + r + 1] : 0;
-        finish_user(w, u0 + r, w->pool + (size_t)r * cap, w->pool_n[r], sh->excl_pos + e0, e1 - e0,
-                    w->u_aug + (size_t)r * fp);
+        uint64_t n_excl;
+        const uint32_t *excl = user_exclusions(sh, u0 + r, &n_excl);
+        finish_user(w, u0 + r, w->pool + (size_t)r * cap, w->pool_n[r], excl, n_excl, w->u_aug + (size_t)r * fp);
     }
 }
 
