@@ -71,9 +71,11 @@ enum mfkv_open_flags {
 /**
  * Open the store file at @p path read-only.
  *
- * Checks the LMDB header, that the file is long enough for every page the
- * header claims, the mfkv magic and major version, and the metadata record's
- * checksum.  It does not scan the records: see mfkv_verify().
+ * Checks the whole-file digest (unless MFKV_OPEN_NO_CHECKSUM), LMDB's meta
+ * pages, that the file is long enough for every page they claim, the mfkv
+ * magic and major version, the metadata record's checksum, and every item
+ * record (the item table is decoded once, here).  User records are checked
+ * as they are read: see mfkv_get() and mfkv_verify().
  *
  * @param[out] out  receives the handle on success, NULL otherwise.
  * @return MFKV_OK, MFKV_IO (errno set), MFKV_FORMAT, MFKV_VERSION,
@@ -124,8 +126,9 @@ typedef struct mfkv_item_info {
 
 /**
  * Item @p index of the item table (as returned by mfkv_list_item_index()).
- * The row's checksum is always verified.
- * @return MFKV_OK, MFKV_NOTFOUND (index out of range) or MFKV_CORRUPT.
+ * mfkv_open verifies and decodes the whole item table once (48 bytes an
+ * item), so this is an array read; it allocates nothing.
+ * @return MFKV_OK, or MFKV_NOTFOUND (index out of range).
  */
 int mfkv_item(mfkv_store *store, uint32_t index, mfkv_item_info *out);
 

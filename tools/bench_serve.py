@@ -8,7 +8,9 @@ For each connection count it runs wrk (Debian package `wrk`) for --duration seco
   - nginx (package `nginx`) serving those two response bodies as static files (GET: nginx
     answers POST to a static file with 405);
 and redis-benchmark (package `redis-server`) GET of the same two bodies stored as keys, with
-as many requests as mfkv answered in that run.  Prints one table: req/s, p50 and p99.
+as many requests as mfkv answered in that run.  Prints one table: req/s, p50 and p99, and
+for mfkv the server's CPU time per request (all its threads, from /proc), which stays
+comparable when other work shares the machine and throughput and p99 do not.
 Everything listens on 127.0.0.1 ports picked free; every process started is stopped.
 Build mfkv with -Doptimize=ReleaseFast first (MFKV_BIN, default zig-out/bin/mfkv).
 """
@@ -69,6 +71,15 @@ def run_wrk(url, conns, duration, tmp, body=None):
     if errors:
         sys.exit(f"bench_serve: {errors.group(1)} error responses from {url}")
     return rps, ms(*p50.groups()), ms(*p99.groups()), total
+
+
+def cpu_ns(pid):
+    """CPU time of every thread of @pid so far (schedstat: run time in ns)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total
 
 
 def run_redis(port, key, conns, requests):
@@ -135,10 +146,12 @@ def main():
             rows = []
             for c in conns:
                 for name in ("predict", "snippet"):
+                    cpu0 = cpu_ns(serve.pid)
                     if name == "predict":
                         m = run_wrk(base + "/v1/models/recommender_model:predict", c, a.duration, tmp, predict_req)
                     else:
                         m = run_wrk(f"{base}/v1/users/{a.user}/recommendations", c, a.duration, tmp)
+                    m = m + ((cpu_ns(serve.pid) - cpu0) / 1000 / m[3],)
                     n = run_wrk(f"http://127.0.0.1:{nport}/{name}.json", c, a.duration, tmp)
                     r = run_redis(rport, name, c, m[3])
                     rows.append((c, name, len(bodies[name]), m, n, r))
@@ -153,11 +166,11 @@ def main():
                     p.kill()
 
     print(f"cpus {os.cpu_count()}, {a.duration} s per wrk run, mfkv serve --threads {a.threads}, user {a.user}")
-    print("| conns | request | bytes | mfkv req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms "
+    print("| conns | request | bytes | mfkv req/s | p50 ms | p99 ms | CPU us/req | nginx req/s | p50 ms | p99 ms "
           "| redis req/s | p50 ms | p99 ms |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c, name, size, m, n, r in rows:
-        print(f"| {c} | {name} | {size} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {n[0]:.0f} | {n[1]:.3f} "
+        print(f"| {c} | {name} | {size} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[4]:.1f} | {n[0]:.0f} | {n[1]:.3f} "
               f"| {n[2]:.3f} | {r[0]:.0f} | {r[1]:.3f} | {r[2]:.3f} |")
 
 

@@ -5,9 +5,11 @@
     python3 tools/fetch_movielens.py ml-1m --sha256 HEX
 
 The archive's SHA-256 must match --sha256, or else the pin for it in
-tools/movielens.sha256.  With neither, the download is refused unless
---record is given: then the checksum of this download is trusted and written
-to the pin file (commit it), so every later download is held to it.
+tools/movielens.sha256.  With neither, the MD5 that GroupLens publishes
+beside each archive (NAME.zip.md5) is fetched first and the archive held to
+it.  When that is missing too, the download is refused unless --record is
+given: then this download is trusted and its SHA-256 written to the pin file
+(commit it), so every later download is held to it.
 
 The files land in data/movielens/NAME/ (git-ignored; MovieLens data must
 never be committed).  On any failure (network, checksum, bad archive) nothing
@@ -48,9 +50,24 @@ def read_pins(path):
     return pins
 
 
+def published_md5(url):
+    """The MD5 in GroupLens's NAME.zip.md5 ("MD5 (NAME.zip) = HEX", or
+    md5sum's "HEX  NAME.zip"), or None when there is none."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            text = resp.read(4096).decode("ascii", "replace")
+    except OSError:
+        return None
+    for word in reversed(text.replace("=", " ").split()):
+        if len(word) == 32 and all(c in "0123456789abcdef" for c in word.lower()):
+            return word.lower()
+    return None
+
+
 def download(url, path):
-    """Stream @url to @path; return the SHA-256 of what was written."""
+    """Stream @url to @path; return the SHA-256 and MD5 of what was written."""
     h = hashlib.sha256()
+    md5 = hashlib.md5()
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, open(path, "wb") as out:
             while True:
@@ -58,10 +75,11 @@ def download(url, path):
                 if not chunk:
                     break
                 h.update(chunk)
+                md5.update(chunk)
                 out.write(chunk)
     except OSError as e:  # URLError and HTTPError are OSErrors
         raise FetchError(f"download of {url} failed: {e}") from e
-    return h.hexdigest()
+    return h.hexdigest(), md5.hexdigest()
 
 
 def extract(archive, into):
@@ -78,7 +96,7 @@ def extract(archive, into):
         raise FetchError(f"not a valid zip archive: {e}") from e
 
 
-def fetch(name, base_url, dest_root, expected, record_to):
+def fetch(name, base_url, dest_root, expected, record_to, expected_md5=None):
     final = os.path.join(dest_root, name)
     created_root = not os.path.isdir(dest_root)
     os.makedirs(dest_root, exist_ok=True)
@@ -88,9 +106,11 @@ def fetch(name, base_url, dest_root, expected, record_to):
     try:
         archive = os.path.join(work, f"{name}.zip")
         url = f"{base_url.rstrip('/')}/{name}.zip"
-        got = download(url, archive)
+        got, got_md5 = download(url, archive)
         if expected is not None and got != expected:
             raise FetchError(f"checksum mismatch for {name}.zip: got {got}, expected {expected}")
+        if expected_md5 is not None and got_md5 != expected_md5:
+            raise FetchError(f"checksum mismatch for {name}.zip: MD5 {got_md5}, GroupLens publishes {expected_md5}")
         unpacked = os.path.join(work, "unpacked")
         extract(archive, unpacked)
         # GroupLens archives hold one folder named like the archive.
@@ -132,17 +152,21 @@ def main(argv=None):
     if expected is not None and (len(expected) != 64 or
                                  any(c not in "0123456789abcdef" for c in expected)):
         ap.error(f"--sha256 must be 64 hex digits, not {expected!r}")
+    md5 = None
     if expected is None and not args.record:
-        print(f"fetch_movielens: no checksum for {args.name}.zip in {args.pins}; pass --sha256, "
-              "or --record to trust this download and pin it", file=sys.stderr)
-        return 2
+        md5 = published_md5(f"{args.base_url.rstrip('/')}/{args.name}.zip.md5")
+        if md5 is None:
+            print(f"fetch_movielens: no checksum for {args.name}.zip: none pinned in {args.pins} and "
+                  "no published .md5; pass --sha256, or --record to trust this download and pin it",
+                  file=sys.stderr)
+            return 2
     final = os.path.join(args.dest, args.name)
     if os.path.exists(final) and not args.force:
         print(f"{final} already exists (use --force to replace it)", file=sys.stderr)
         return 0
     try:
         got = fetch(args.name, args.base_url, args.dest, expected,
-                    args.pins if expected is None else None)
+                    args.pins if expected is None and md5 is None else None, md5)
     except (FetchError, OSError) as e:
         print(f"fetch_movielens: {e}", file=sys.stderr)
         return 1

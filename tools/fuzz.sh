@@ -31,13 +31,13 @@ out=zig-out-fuzz
 
 # Product code is instrumented for coverage; the libFuzzer main is linked once
 # per target.  The same sources as build.zig's reader and core libraries,
-# minus the server, which no target reaches.
+# the server's included (serve_request).
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread"
-LIBS="-llmdb -lxxhash -lopenblas -ljansson -lcsv -lm -lpthread"
+LIBS="-llmdb -lxxhash -lopenblas -ljansson -lcsv -lmicrohttpd -lm -lpthread"
 mkdir -p "$out/obj" "$out/bin"
 objs=""
-for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c; do
+for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/serve/*.c; do
     obj="$out/obj/$(echo "$src" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
         $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj"

@@ -132,12 +132,12 @@ def main():
             rows.append((u + 1, i + 1, r, t))
 
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "ratings.csv"), "w", newline="", encoding="utf-8") as f:
+    with open(os.path.join(args.out, "synthetic-ratings.csv"), "w", newline="", encoding="utf-8") as f:
         f.write("userId,movieId,rating,timestamp\n")
         for u, i, r, t in rows:
             f.write(f"{u},{i},{r:.1f},{t}\n")
     titles = make_titles(rng)
-    with open(os.path.join(args.out, "movies.csv"), "w", newline="", encoding="utf-8") as f:
+    with open(os.path.join(args.out, "synthetic-movies.csv"), "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["movieId", "title", "genres"])
         for i in range(N_ITEMS):

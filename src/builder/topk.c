@@ -449,6 +449,18 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
     emit(sh, user, w->all, hn);
 }
 
+/* User @p u's excluded visit positions; none (NULL, 0) when the build
+ * excludes nothing: no offset is ever added to the NULL array. */
+static const uint32_t *user_exclusions(const shared *sh, uint32_t u, uint64_t *n)
+{
+    if (!sh->excl_off) {
+        *n = 0;
+        return NULL;
+    }
+    *n = sh->excl_off[u + 1] - sh->excl_off[u];
+    return sh->excl_pos + sh->excl_off[u];
+}
+
 static void run_block(worker *w, uint32_t block)
 {
     shared *sh = w->sh;
@@ -471,18 +483,18 @@ static void run_block(worker *w, uint32_t block)
         for (uint32_t r = 0; r < nu; r++) {
             float *row = w->c + (size_t)r * ni;
             cand *pool = w->pool + (size_t)r * cap;
-            if (sh->excl_off)
-                mask_excluded(row, ni, i0, sh->excl_pos + sh->excl_off[u0 + r],
-                              sh->excl_off[u0 + r + 1] - sh->excl_off[u0 + r]);
+            uint64_t n_excl;
+            const uint32_t *excl = user_exclusions(sh, u0 + r, &n_excl);
+            if (n_excl) mask_excluded(row, ni, i0, excl, n_excl);
             if (i0 == 0 && ni >= 2 * sh->groups)
                 w->thr[r] = first_threshold(row, ni, sh->keep, sh->groups, w->gmax, w->gkey);
             scan_row(sh, pool, &w->pool_n[r], &w->thr[r], w->scratch, row, ni, i0);
         }
     }
     for (uint32_t r = 0; r < nu; r++) {
-        uint64_t e0 = sh->excl_off ? sh->excl_off[u0 + r] : 0, e1 = sh->excl_off ? sh->excl_off[u0 + r + 1] : 0;
-        finish_user(w, u0 + r, w->pool + (size_t)r * cap, w->pool_n[r], sh->excl_pos + e0, e1 - e0,
-                    w->u_aug + (size_t)r * fp);
+        uint64_t n_excl;
+        const uint32_t *excl = user_exclusions(sh, u0 + r, &n_excl);
+        finish_user(w, u0 + r, w->pool + (size_t)r * cap, w->pool_n[r], excl, n_excl, w->u_aug + (size_t)r * fp);
     }
 }
 

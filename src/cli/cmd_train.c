@@ -22,7 +22,10 @@ static void usage(FILE *out)
             "options:\n"
             "  -o, --output MODEL        model file to write (replaced atomically)\n"
             "      --factors N           NUM_FACTORS (default: round(log2(training ratings)))\n"
-            "      --l2 X                L2_REG, plain lambda on factors and biases (default %g)\n"
+            "      --l2 X                L2_REG: penalty on a row's factors and bias, constant\n"
+            "                            part (default %g)\n"
+            "      --l2-per-rating X     penalty added per training rating of the row\n"
+            "                            (ALS-WR's weighted lambda; default %g, 0 = off)\n"
             "      --iterations N        MAX_ITERATIONS (default %d)\n"
             "      --no-early-stop       EARLY_STOP = FALSE: always run every iteration\n"
             "      --min-rel-progress X  MIN_REL_PROGRESS: stop once the training loss improves\n"
@@ -39,9 +42,9 @@ static void usage(FILE *out)
             "  -h, --help                this help\n\n"
             "examples:\n"
             "  mfkv train ml-1m/ratings.dat -o ml1m.mfkvm --factors 60 --holdout 0.1 --seed 1\n"
-            "  mfkv train ratings.csv -o model.mfkvm --l2 12 --no-early-stop\n\n"
+            "  mfkv train ratings.csv -o model.mfkvm --l2 5 --l2-per-rating 0.04 --no-early-stop\n\n"
             "exit codes: 0 trained and written, 2 usage error, 3 bad input or failure\n",
-            MFKV_ALS_DEFAULT_L2, MFKV_ALS_DEFAULT_ITERATIONS, MFKV_ALS_DEFAULT_MIN_REL_PROGRESS,
+            MFKV_ALS_DEFAULT_L2, MFKV_ALS_DEFAULT_L2_PER_RATING, MFKV_ALS_DEFAULT_ITERATIONS, MFKV_ALS_DEFAULT_MIN_REL_PROGRESS,
             MFKV_ALS_DEFAULT_THREADS);
 }
 
@@ -54,7 +57,7 @@ static void print_progress(const mfkv_train_row *row, const mfkv_model *m, void 
     fprintf(stderr, " (%.0f ms)\n", row->duration_ms);
 }
 
-enum { OPT_FACTORS = 256, OPT_L2, OPT_ITER, OPT_NO_EARLY, OPT_MRP, OPT_HOLDOUT, OPT_SEED,
+enum { OPT_FACTORS = 256, OPT_L2, OPT_L2_PER_RATING, OPT_ITER, OPT_NO_EARLY, OPT_MRP, OPT_HOLDOUT, OPT_SEED,
        OPT_THREADS, OPT_SKIP, OPT_UCOL, OPT_ICOL, OPT_RCOL };
 
 int cmd_train(int argc, char **argv)
@@ -63,6 +66,7 @@ int cmd_train(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"factors", required_argument, NULL, OPT_FACTORS},
         {"l2", required_argument, NULL, OPT_L2},
+        {"l2-per-rating", required_argument, NULL, OPT_L2_PER_RATING},
         {"iterations", required_argument, NULL, OPT_ITER},
         {"no-early-stop", no_argument, NULL, OPT_NO_EARLY},
         {"min-rel-progress", required_argument, NULL, OPT_MRP},
@@ -92,6 +96,9 @@ int cmd_train(int argc, char **argv)
         case 'h': usage(stdout); return MFKV_EXIT_OK;
         case OPT_FACTORS: bad = cli_parse_u32("--factors", optarg, 1, 4096, &o.factors); break;
         case OPT_L2: bad = cli_parse_double("--l2", optarg, &o.l2); break;
+        case OPT_L2_PER_RATING:
+            bad = cli_parse_double("--l2-per-rating", optarg, &o.l2_per_rating);
+            break;
         case OPT_ITER: bad = cli_parse_u32("--iterations", optarg, 1, 100000, &o.iterations); break;
         case OPT_NO_EARLY: o.early_stop = 0; break;
         case OPT_MRP: bad = cli_parse_double("--min-rel-progress", optarg, &o.min_rel_progress); break;
@@ -137,8 +144,8 @@ int cmd_train(int argc, char **argv)
     } else {
         cli_print_training_info(&info);
         if (!quiet)
-            fprintf(stderr, "mfkv: wrote %s (%u factors, l2 %g, %zu iterations)\n", output,
-                    info.opts.factors, info.opts.l2, info.n_rows);
+            fprintf(stderr, "mfkv: wrote %s (%u factors, l2 %g + %g per rating, %zu iterations)\n",
+                    output, info.opts.factors, info.opts.l2, info.opts.l2_per_rating, info.n_rows);
     }
     mfkv_model_free(&m);
     mfkv_train_info_free(&info);

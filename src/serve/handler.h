@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "route.h"
 #include "serve.h"
+#include "slow_clients.h"
 #include "store_slot.h"
 
 typedef struct serve_request {
@@ -43,6 +44,7 @@ typedef struct serve_state {
     serve_metrics metrics;
     atomic_int draining; /* shutting down: /readyz says so */
     atomic_uint open_connections;
+    slow_clients slow; /* every open connection, for the request deadline */
 } serve_state;
 
 void serve_response_init(serve_response *res);

@@ -29,6 +29,13 @@ static uint64_t ns_since(const struct timespec *t0)
     return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000000000u + (uint64_t)t.tv_nsec - (uint64_t)t0->tv_nsec;
 }
 
+/* This connection's entry in st->slow (NULL when it could not be made). */
+static slow_client *connection_watch(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result queue(serve_state *st, struct MHD_Connection *c, request_ctx *rq, serve_response *res)
 {
     size_t len;
@@ -50,6 +57,7 @@ static enum MHD_Result queue(serve_state *st, struct MHD_Connection *c, request_
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     rq->status = res->status;
     rq->bytes = len;
+    slow_client_answered(connection_watch(c));
     enum MHD_Result ok = MHD_queue_response(c, res->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -142,6 +150,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     /* A request that ended before a response (client gone, timeout) counts
      * as status 0, "other". */
     serve_metrics_request(&st->metrics, rq->route, rq->status, ns);
+    slow_client_idle(connection_watch(c));
     if (st->config->access_log) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         serve_access_log(st->config->access_log, ci ? ci->client_addr : NULL, rq->method, rq->url,
@@ -155,8 +164,16 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
                           enum MHD_ConnectionNotificationCode what)
 {
     serve_state *st = cls;
-    if (what == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&st->open_connections, 1);
-    else atomic_fetch_sub(&st->open_connections, 1);
+    if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&st->open_connections, 1);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_ctx = ci ? slow_clients_add(&st->slow, ci->connect_fd) : NULL;
+    } else {
+        atomic_fetch_sub(&st->open_connections, 1);
+        /* libmicrohttpd closes the socket after this notice. */
+        slow_clients_remove(&st->slow, *socket_ctx);
+        *socket_ctx = NULL;
+    }
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -174,7 +191,7 @@ struct MHD_Daemon *serve_http_start(serve_state *st, mfkv_diag *d)
     memset(&addr, 0, sizeof addr);
     struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (inet_pton(AF_INET, c->listen_host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(c->listen_port);

@@ -2,6 +2,7 @@
 
 #include "format.h"
 #include "handler.h"
+#include "io/utf8.h"
 
 int serve_lookup(serve_state *st, served_store *s, const char *id, size_t id_len,
                  mfkv_list *list, int *used_fallback, serve_response *res)
@@ -9,6 +10,12 @@ int serve_lookup(serve_state *st, served_store *s, const char *id, size_t id_len
     *used_fallback = 0;
     if (id_len == 0 || id_len > MFKV_MAX_ID_LEN) {
         serve_error(res, 400, "user_id must be 1 to %u bytes long", MFKV_MAX_ID_LEN);
+        return -1;
+    }
+    /* Stored ids are UTF-8, and answers echo the id (the fallback names
+     * whom it stands in for) inside JSON, which must be UTF-8 too. */
+    if (mfkv_utf8_invalid_at(id, id_len) != id_len) {
+        serve_error(res, 400, "user_id must be valid UTF-8");
         return -1;
     }
     int rc = mfkv_get(s->store, id, id_len, list);

@@ -24,6 +24,7 @@ typedef struct serve_metrics {
     atomic_uint_fast64_t latency_bucket[ROUTE_COUNT][SERVE_METRICS_BUCKETS + 1];
     atomic_uint_fast64_t latency_sum_ns[ROUTE_COUNT];
     atomic_uint_fast64_t swaps_ok, swaps_failed;
+    atomic_uint_fast64_t slow_clients_cut;
 } serve_metrics;
 
 void serve_metrics_init(serve_metrics *m);
@@ -31,6 +32,9 @@ void serve_metrics_init(serve_metrics *m);
 void serve_metrics_request(serve_metrics *m, serve_route_kind route, unsigned status, uint64_t latency_ns);
 
 void serve_metrics_swap(serve_metrics *m, int ok);
+
+/* @p n connections were cut off for sending their request too slowly. */
+void serve_metrics_slow_clients(serve_metrics *m, unsigned n);
 
 /* Append the whole exposition, with @p store's facts, to @p out. */
 void serve_metrics_render(serve_metrics *m, const served_store *store, mfkv_buf *out);

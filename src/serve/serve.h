@@ -28,7 +28,7 @@ typedef struct serve_config {
     unsigned cache_max_age;   /* seconds, snippet Cache-Control */
     unsigned stale_while_revalidate; /* seconds, snippet Cache-Control */
     unsigned connection_limit;
-    unsigned connection_timeout; /* idle seconds before a connection is closed */
+    unsigned connection_timeout; /* seconds idle, or sending one request, before a connection is closed */
     unsigned shutdown_grace;  /* seconds to let open connections finish */
     unsigned poll_ms;         /* how often the store path is checked; 0: never */
     FILE *log;                /* never NULL */

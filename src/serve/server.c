@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "http.h"
 #include "reload.h"
 #include "serve.h"
@@ -61,11 +62,15 @@ static int install_signals(mfkv_diag *d)
     return MFKV_OK;
 }
 
+/* The main thread's loop: signals, polls of the store path every poll_ms,
+ * and at least once a second the sweep for clients too slow to send a
+ * request. */
 static void wait_for_shutdown(serve_state *st)
 {
     const serve_config *c = st->config;
     serve_watch watch = {0};
-    int wait_ms = c->poll_ms ? (int)c->poll_ms : 1000;
+    int wait_ms = c->poll_ms && c->poll_ms < 1000 ? (int)c->poll_ms : 1000;
+    double next_poll = mfkv_now() + c->poll_ms / 1000.0;
     while (!got_stop) {
         struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
         int n = poll(&p, 1, wait_ms);
@@ -73,11 +78,14 @@ static void wait_for_shutdown(serve_state *st)
         while (n > 0 && read(wake_pipe[0], drain, sizeof drain) > 0) {
         }
         if (got_stop) break;
+        unsigned cut = slow_clients_sweep(&st->slow, (int64_t)c->connection_timeout * 1000);
+        if (cut) serve_metrics_slow_clients(&st->metrics, cut);
         if (got_hup) {
             got_hup = 0;
             serve_reload(st, &watch);
-        } else if (n == 0 && c->poll_ms) {
+        } else if (c->poll_ms && mfkv_now() >= next_poll) {
             serve_watch_poll(st, &watch);
+            next_poll = mfkv_now() + c->poll_ms / 1000.0;
         }
     }
     fprintf(c->log, "mfkv serve: %s, shutting down\n", strsignal(got_stop));
@@ -98,8 +106,10 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     atomic_init(&st.draining, 0);
     atomic_init(&st.open_connections, 0);
     store_slot_init(&st.slot, first);
+    slow_clients_init(&st.slow);
     struct MHD_Daemon *daemon = serve_http_start(&st, d);
     if (!daemon) {
+        slow_clients_destroy(&st.slow);
         store_slot_destroy(&st.slot);
         return d->status;
     }
@@ -113,6 +123,7 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     wait_for_shutdown(&st);
     atomic_store(&st.draining, 1);
     serve_http_stop(daemon, c->shutdown_grace);
+    slow_clients_destroy(&st.slow);
     store_slot_destroy(&st.slot);
     fprintf(c->log, "mfkv serve: stopped\n");
     fflush(c->log);

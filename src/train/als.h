@@ -8,15 +8,21 @@
  * minimising, over the training ratings R,
  *
  *   sum_{(u,i) in R} (rating - prediction)^2
- *     + l2 * (sum_u (|p_u|^2 + user_bias[u]^2) + sum_i (|q_i|^2 + item_bias[i]^2))
+ *     + sum_u (l2 + l2_per_rating * n_u) (|p_u|^2 + user_bias[u]^2)
+ *     + sum_i (l2 + l2_per_rating * n_i) (|q_i|^2 + item_bias[i]^2)
  *
- * with plain lambda: the penalty of a row does not grow with its number of
- * ratings.  On MovieLens latest-small (90/10 random split, seed 42, 60
- * factors, 20 iterations) plain lambda reached a held-out RMSE of 0.8519 at
- * its best l2 (11), the "weighted-lambda" scaling of ALS-WR (l2 * n_u) 0.8550
- * at its best (0.1).  The default l2 is 10, not BigQuery ML's 1.0: under
- * this scaling 1.0 overfits (held-out RMSE above 0.93 there).  The global
- * bias is the mean training rating and is not learned.
+ * where n_u, n_i count the training ratings of a row: a constant penalty
+ * (plain lambda) plus one that grows with the row's ratings (the "weighted
+ * lambda" of ALS-WR).  Each alone tops out at a held-out RMSE of about
+ * 0.8315 on MovieLens latest-small (90/10 random split, seed 42, 60
+ * factors, 20 iterations; tools/TRAINING.md): plain lambda 0.8328 at l2 10,
+ * 0.8318 at 11, 0.8317 at 12; weighted lambda 0.8328 at 0.1 per rating.
+ * Together they reach 0.8241-0.8255 over l2 3-5 and 0.04-0.06 per rating
+ * (0.8243 at the defaults, 4 and 0.05): a row with few ratings is held
+ * near zero by the constant, one with many is kept from overfitting by
+ * the per-rating part.  l2 is not BigQuery ML's 1.0 default scaling: a
+ * plain lambda of 1.0 overfits (held-out RMSE above 0.93 there).  The
+ * global bias is the mean training rating and is not learned.
  *
  * The library never prints: pass a progress callback to watch iterations.
  */
@@ -33,7 +39,8 @@
 /* Options, named after their BigQuery ML counterparts. */
 typedef struct mfkv_als_opts {
     uint32_t factors;        /* NUM_FACTORS; 0 = auto: round(log2(training ratings)) */
-    double l2;               /* L2_REG, > 0, plain lambda (see above) */
+    double l2;               /* L2_REG, > 0: the constant part of a row's penalty */
+    double l2_per_rating;    /* >= 0: the part per training rating of the row */
     uint32_t iterations;     /* MAX_ITERATIONS, >= 1 */
     int early_stop;          /* EARLY_STOP */
     double min_rel_progress; /* MIN_REL_PROGRESS, on the training loss */
@@ -42,7 +49,8 @@ typedef struct mfkv_als_opts {
     uint32_t threads;        /* worker threads, >= 1 */
 } mfkv_als_opts;
 
-#define MFKV_ALS_DEFAULT_L2 10.0
+#define MFKV_ALS_DEFAULT_L2 4.0
+#define MFKV_ALS_DEFAULT_L2_PER_RATING 0.05
 #define MFKV_ALS_DEFAULT_ITERATIONS 20
 #define MFKV_ALS_DEFAULT_MIN_REL_PROGRESS 0.01
 #define MFKV_ALS_DEFAULT_THREADS 2

@@ -76,6 +76,7 @@ static void put_body(writer *w, const mfkv_model *m, const mfkv_train_info *info
     put_u32(w, info != NULL);
     put_u32(w, o->factors);
     put_f64(w, o->l2);
+    put_f64(w, o->l2_per_rating);
     put_u32(w, o->iterations);
     put_u32(w, (uint32_t)o->early_stop);
     put_f64(w, o->min_rel_progress);
@@ -103,7 +104,7 @@ static void put_body(writer *w, const mfkv_model *m, const mfkv_train_info *info
     put(w, m->item_bias, ni * sizeof(float));
 }
 
-#define BODY_FIXED_SIZE (4 * 4 + 8 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 8 + 4 + 4 * 8)
+#define BODY_FIXED_SIZE (4 * 4 + 8 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 4 + 4 * 8)
 
 int mfkv_modelfile_write(const char *path, const mfkv_model *m, const mfkv_train_info *info,
                          mfkv_diag *d)
@@ -140,6 +141,7 @@ typedef struct reader {
     const unsigned char *p, *end;
     const char *path;
     mfkv_diag *d;
+    uint32_t version;
 } reader;
 
 static int take(reader *r, size_t n, const char *field, const unsigned char **out)
@@ -214,7 +216,9 @@ static int get_info(reader *r, uint32_t n_rows, mfkv_train_info *t)
     uint32_t has_info, early_stop;
     int rc;
     if ((rc = get_u32(r, "has_info", &has_info)) || (rc = get_u32(r, "factors", &o->factors)) ||
-        (rc = get_f64(r, "l2", &o->l2)) || (rc = get_u32(r, "iterations", &o->iterations)) ||
+        (rc = get_f64(r, "l2", &o->l2)) ||
+        (r->version >= 2 && (rc = get_f64(r, "l2_per_rating", &o->l2_per_rating))) ||
+        (rc = get_u32(r, "iterations", &o->iterations)) ||
         (rc = get_u32(r, "early_stop", &early_stop)) ||
         (rc = get_f64(r, "min_rel_progress", &o->min_rel_progress)) ||
         (rc = get_f64(r, "holdout", &o->holdout)) || (rc = get_u64(r, "seed", &o->seed)) ||
@@ -343,7 +347,8 @@ int mfkv_modelfile_read(const char *path, mfkv_model *m, mfkv_train_info *info, 
     if (rc) return rc;
     rc = check_envelope(path, data, size, d);
     if (!rc) {
-        reader r = {data + HEADER_SIZE, data + size - TRAILER_SIZE, path, d};
+        reader r = {data + HEADER_SIZE, data + size - TRAILER_SIZE, path, d,
+                    mfkv_load_u32(data + 8)};
         rc = parse_body(&r, m, &t);
     }
     free(data);

@@ -2,11 +2,11 @@
  * modelfile.h - mfkv's own model file: a trained model with its ids,
  * hyperparameters and training-info table, in one checksummed file.
  *
- * Layout, version 1 (all integers and floats little-endian, no padding):
+ * Layout, version 2 (all integers and floats little-endian, no padding):
  *
  *   offset  size  field
  *   0       8     magic "MFKVMODL"
- *   8       4     u32 format version (1); a reader refuses a newer one
+ *   8       4     u32 format version (2); a reader refuses a newer one
  *   12      4     u32 flags (0)
  *   16      8     u64 file size in bytes, trailer included
  *   24      8     u64 reserved (0)
@@ -15,7 +15,9 @@
  *                 f64 global bias
  *                 u32 has_info (0: a model without training record; the
  *                     fields up to the rows are then zero)
- *                 u32 factors, f64 l2, u32 iterations, u32 early_stop,
+ *                 u32 factors, f64 l2, f64 l2_per_rating (not in
+ *                     version 1, whose models read as 0), u32 iterations,
+ *                 u32 early_stop,
  *                 f64 min_rel_progress, f64 holdout, u64 seed, u32 threads
  *                 u64 n_ratings, u64 n_train, u64 n_holdout, u64 ratings_hash
  *                 n_info_rows x { u32 training_run, u32 iteration,
@@ -36,7 +38,7 @@
 #include "train/als.h"
 
 #define MFKV_MODELFILE_MAGIC "MFKVMODL"
-#define MFKV_MODELFILE_VERSION 1u
+#define MFKV_MODELFILE_VERSION 2u
 
 /*
  * Write @p m (and @p info, which may be NULL) to @p path atomically: a

@@ -123,3 +123,21 @@ def test_no_checksum_is_refused_and_record_pins_it(served, tmp_path):
     assert p.returncode == 1
     assert "checksum mismatch" in p.stderr
     assert not (dest / "ml-latest-small" / "extra.txt").exists()
+
+
+def test_published_md5_is_checked_when_nothing_is_pinned(served, tmp_path):
+    root, url = served
+    build_zip(root / "ml-latest-small.zip", FILES)
+    md5 = hashlib.md5((root / "ml-latest-small.zip").read_bytes()).hexdigest()
+    (root / "ml-latest-small.zip.md5").write_text(f"MD5 (ml-latest-small.zip) = {md5}\n")
+    dest = tmp_path / "out"
+    p = fetch("ml-latest-small", url, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (dest / "ml-latest-small" / "ratings.csv").read_text() == FILES["ml-latest-small/ratings.csv"]
+    assert not (tmp_path / "none.sha256").exists()  # nothing pinned without --record
+
+    (root / "ml-latest-small.zip.md5").write_text(f"{'0' * 32}  ml-latest-small.zip\n")
+    p = fetch("ml-latest-small", url, tmp_path, "--force")
+    assert p.returncode == 1
+    assert "GroupLens publishes" in p.stderr
+    assert (dest / "ml-latest-small" / "ratings.csv").exists()  # the old copy stays

@@ -410,6 +410,10 @@ def test_fallback_for_unknown_users(stores):
         doc = json.loads(body)
         assert status == 200 and doc["fallback"] is True
         assert [it["item_id"] for it in doc["items"]] == [i for i, _ in expected]
+        # The answer names the user it stands in for, so the id must be UTF-8
+        # to go into JSON (found by tests/fuzz/fuzz_serve_request.c).
+        status, _, body = s.request("GET", "/v1/users/ab%FF/recommendations")
+        assert status == 400 and "UTF-8" in json.loads(body)["error"]
     finally:
         assert s.stop() == 0
 

@@ -15,6 +15,7 @@
 #include "../fuzz/fuzz_movies.c"
 #include "../fuzz/fuzz_npy.c"
 #include "../fuzz/fuzz_ratings.c"
+#include "../fuzz/fuzz_serve_request.c"
 #include "../fuzz/fuzz_store.c"
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
@@ -66,13 +67,14 @@ static void ratings(void **state) { replay("ratings", fuzz_ratings_one); }
 static void movies(void **state) { replay("movies", fuzz_movies_one); }
 static void modelfile(void **state) { replay("modelfile", fuzz_modelfile_one); }
 static void store(void **state) { replay("store", fuzz_store_one); }
+static void serve_requests(void **state) { replay("serve_request", fuzz_serve_request_one); }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bqml_ndjson), cmocka_unit_test(bqml_csv), cmocka_unit_test(npy),
         cmocka_unit_test(ratings),     cmocka_unit_test(movies),   cmocka_unit_test(modelfile),
-        cmocka_unit_test(store),
+        cmocka_unit_test(store),       cmocka_unit_test(serve_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

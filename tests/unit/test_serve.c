@@ -17,6 +17,10 @@
 #include "serve/metrics.h"
 #include "serve/predict_request.h"
 #include "serve/route.h"
+#include "serve/slow_clients.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void check_score(float v, const char *want)
 {
@@ -79,6 +83,48 @@ static void score_round_trips_and_is_shortest(void **state)
             assert_false(strtof(shorter, NULL) == v);
         }
     }
+}
+
+/* The digits are v rounded to the shortest length that reads back, as
+ * printf's "%.*e" rounds it (exact, ties to even): checked as the same
+ * decimal value, on sweeps where rounding is delicate -- every float next to
+ * a power of two (the interval is lopsided there) and a power of ten (the
+ * digit count changes), the smallest and largest normals, subnormals -- and
+ * a dense run of ordinary scores. */
+static void check_nearest(float v)
+{
+    char text[MFKV_FLOAT_TEXT_MAX], want[64];
+    mfkv_format_float(text, v);
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(want, sizeof want, "%.*e", digits - 1, (double)v);
+        if (strtof(want, NULL) == v) break;
+    }
+    if (strtod(text, NULL) != strtod(want, NULL)) fail_msg("%.9g: got %s, want %s", (double)v, text, want);
+}
+
+static void check_bits_around(uint32_t bits, int radius)
+{
+    for (int d = -radius; d <= radius; d++) {
+        uint32_t b = bits + (uint32_t)d;
+        float v;
+        memcpy(&v, &b, sizeof v);
+        if (isfinite(v)) check_nearest(v);
+    }
+}
+
+static void score_is_nearest_at_shortest_length(void **state)
+{
+    (void)state;
+    for (uint32_t exp = 0; exp < 255; exp++) check_bits_around(exp << 23, 3);
+    for (int e = -45; e <= 38; e++) {
+        float p = (float)pow(10, e);
+        uint32_t b;
+        memcpy(&b, &p, sizeof b);
+        check_bits_around(b, 40);
+    }
+    check_bits_around(0x00000001u, 40);   /* smallest subnormals */
+    check_bits_around(0x7f7fffffu - 40, 40); /* largest floats */
+    for (float v = 3.5f; v < 3.52f; v = nextafterf(v, 5.0f)) check_nearest(v);
 }
 
 static void buf_escapes_json_and_html(void **state)
@@ -226,6 +272,8 @@ static void metrics_exposition(void **state)
     serve_metrics_swap(&m, 1);
     serve_metrics_swap(&m, 0);
     serve_metrics_swap(&m, 0);
+    serve_metrics_slow_clients(&m, 2);
+    serve_metrics_slow_clients(&m, 1);
     served_store s;
     memset(&s, 0, sizeof s);
     strcpy(s.version, "77");
@@ -248,6 +296,7 @@ static void metrics_exposition(void **state)
         "mfkv_store_users 3\n",
         "mfkv_store_swaps_total{result=\"success\"} 1\n",
         "mfkv_store_swaps_total{result=\"failure\"} 2\n",
+        "mfkv_http_slow_clients_cut_total 3\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(out.data, want[i])) fail_msg("missing: %s", want[i]);
@@ -255,16 +304,57 @@ static void metrics_exposition(void **state)
     mfkv_buf_free(&out);
 }
 
+/* The sweep shuts down exactly the connections still waiting for their
+ * request past the limit: the peer of each socket pair sees end-of-file. */
+static void slow_clients_are_shut_down(void **state)
+{
+    (void)state;
+    slow_clients l;
+    slow_clients_init(&l);
+    int waiting[2], answered[2], idle_again[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, waiting), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, answered), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, idle_again), 0);
+    slow_client *a = slow_clients_add(&l, waiting[0]);
+    slow_client *b = slow_clients_add(&l, answered[0]);
+    slow_client *c = slow_clients_add(&l, idle_again[0]);
+    assert_true(a && b && c);
+    assert_int_equal(slow_clients_sweep(&l, 60000), 0); /* nobody is late yet */
+    slow_client_answered(b);
+    slow_client_answered(c);
+    slow_client_idle(c);
+    assert_int_equal(slow_clients_sweep(&l, -1), 2); /* a and c are waiting */
+    assert_int_equal(slow_clients_sweep(&l, -1), 0); /* each is cut once */
+    char byte;
+    assert_int_equal(recv(waiting[1], &byte, 1, 0), 0);
+    assert_int_equal(recv(idle_again[1], &byte, 1, 0), 0);
+    assert_int_equal(send(answered[1], "x", 1, 0), 1); /* still open both ways */
+    assert_int_equal(recv(answered[0], &byte, 1, 0), 1);
+    slow_clients_remove(&l, a);
+    slow_clients_remove(&l, b);
+    slow_clients_remove(&l, c);
+    slow_clients_remove(&l, NULL);
+    assert_true(l.head.next == &l.head && l.head.prev == &l.head);
+    slow_clients_destroy(&l);
+    for (int i = 0; i < 2; i++) {
+        close(waiting[i]);
+        close(answered[i]);
+        close(idle_again[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(score_matches_numpy_shortest),
         cmocka_unit_test(score_round_trips_and_is_shortest),
+        cmocka_unit_test(score_is_nearest_at_shortest_length),
         cmocka_unit_test(buf_escapes_json_and_html),
         cmocka_unit_test(routes_parse),
         cmocka_unit_test(etags),
         cmocka_unit_test(predict_requests),
         cmocka_unit_test(metrics_exposition),
+        cmocka_unit_test(slow_clients_are_shut_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
+#include "common/bytes.h"
 #include "mfkv.h"
 #include "train/als.h"
 #include "train/eval.h"
@@ -235,6 +238,45 @@ static void solve_dense(double *a, double *b, int n)
     }
 }
 
+/* Assert that every row of one side (rows `own` of the ratings, against
+ * columns `other`) holds the ridge solution of its own least-squares
+ * problem given the other side's factors and biases, with the penalty
+ * l2 + l2_per_rating * (its ratings), computed here in double by
+ * solve_dense. */
+static void assert_rows_are_ridge(const mfkv_ratings *r, int by_item, uint32_t n_rows,
+                                  const float *own_f, const float *own_b, const float *other_f,
+                                  const float *other_b, double global, int k,
+                                  const mfkv_als_opts *o)
+{
+    const int dim = k + 1;
+    double *a = malloc((size_t)dim * dim * sizeof *a), *b = malloc((size_t)dim * sizeof *b);
+    double *x = malloc((size_t)dim * sizeof *x);
+    for (uint32_t row = 0; row < n_rows; row++) {
+        memset(a, 0, (size_t)dim * dim * sizeof *a);
+        memset(b, 0, (size_t)dim * sizeof *b);
+        size_t n = 0;
+        for (size_t j = 0; j < r->n; j++) {
+            if ((by_item ? r->item[j] : r->user[j]) != row) continue;
+            n++;
+            uint32_t c = by_item ? r->user[j] : r->item[j];
+            for (int f = 0; f < k; f++) x[f] = other_f[(size_t)c * k + f];
+            x[k] = 1;
+            double t = r->rating[j] - global - other_b[c];
+            for (int p = 0; p < dim; p++) {
+                b[p] += x[p] * t;
+                for (int q = 0; q < dim; q++) a[p * dim + q] += x[p] * x[q];
+            }
+        }
+        for (int p = 0; p < dim; p++) a[p * dim + p] += o->l2 + o->l2_per_rating * (double)n;
+        solve_dense(a, b, dim);
+        for (int f = 0; f < k; f++) assert_float_equal(own_f[(size_t)row * k + f], b[f], 2e-4);
+        assert_float_equal(own_b[row], b[k], 2e-4);
+    }
+    free(a);
+    free(b);
+    free(x);
+}
+
 /* The last half-step of every iteration solves the items with the users
  * fixed, so each item's factors and bias must be the ridge solution of its
  * own least-squares problem given the final user side. */
@@ -248,27 +290,8 @@ static void als_items_are_the_ridge_solution_given_users(void **state)
     mfkv_train_info info;
     mfkv_diag d = {0};
     assert_int_equal(mfkv_als_train(&r, &o, NULL, NULL, &m, &info, &d), MFKV_OK);
-    const int k = (int)m.n_factors, dim = k + 1;
-    for (uint32_t i = 0; i < m.item_ids.n; i++) {
-        double a[16] = {0}, b[4] = {0};
-        for (size_t j = 0; j < r.n; j++) {
-            if (r.item[j] != i) continue;
-            uint32_t u = r.user[j];
-            double x[4];
-            for (int f = 0; f < k; f++) x[f] = m.user_factors[(size_t)u * k + f];
-            x[k] = 1;
-            double t = r.rating[j] - m.global_bias - m.user_bias[u];
-            for (int p = 0; p < dim; p++) {
-                b[p] += x[p] * t;
-                for (int q = 0; q < dim; q++) a[p * dim + q] += x[p] * x[q];
-            }
-        }
-        for (int p = 0; p < dim; p++) a[p * dim + p] += o.l2;
-        solve_dense(a, b, dim);
-        for (int f = 0; f < k; f++)
-            assert_float_equal(m.item_factors[(size_t)i * k + f], b[f], 2e-4);
-        assert_float_equal(m.item_bias[i], b[k], 2e-4);
-    }
+    assert_rows_are_ridge(&r, 1, m.item_ids.n, m.item_factors, m.item_bias, m.user_factors,
+                          m.user_bias, m.global_bias, (int)m.n_factors, &o);
     /* the global bias is the mean training rating */
     double sum = 0;
     for (size_t j = 0; j < r.n; j++) sum += r.rating[j];
@@ -278,29 +301,131 @@ static void als_items_are_the_ridge_solution_given_users(void **state)
     free_ratings(&r);
 }
 
+/* Per iteration: users are solved given the previous iteration's items,
+ * then items given those users; both checked against the double ridge
+ * solution. */
+typedef struct ridge_check {
+    const mfkv_ratings *r;
+    const mfkv_als_opts *o;
+    float *prev_item_f, *prev_item_b;
+    int checked;
+} ridge_check;
+
+static void check_both_sides(const mfkv_train_row *row, const mfkv_model *m, void *ctx)
+{
+    ridge_check *c = ctx;
+    const int k = (int)m->n_factors;
+    size_t nf = (size_t)m->item_ids.n * (size_t)k;
+    if (row->iteration > 0) {
+        assert_rows_are_ridge(c->r, 0, m->user_ids.n, m->user_factors, m->user_bias,
+                              c->prev_item_f, c->prev_item_b, m->global_bias, k, c->o);
+        c->checked++;
+    }
+    assert_rows_are_ridge(c->r, 1, m->item_ids.n, m->item_factors, m->item_bias, m->user_factors,
+                          m->user_bias, m->global_bias, k, c->o);
+    memcpy(c->prev_item_f, m->item_factors, nf * sizeof(float));
+    memcpy(c->prev_item_b, m->item_bias, m->item_ids.n * sizeof(float));
+}
+
+/* A row with fewer ratings than factors + 1 is solved in the dual form,
+ * one with more in the primal form; both must give the ridge solution.
+ * 12 users x 60 items, 8 factors (9 unknowns per row): items 0-3 are
+ * rated by every user (12 > 9), the rest by a few (< 9); users 0-5 rate
+ * about 20 items, users 6-11 only the four popular ones.  The item side's
+ * many small rows also cross the point where their dual kernels are read
+ * from the users' Gram matrix; the user side's do not. */
+static void als_dual_and_primal_rows_are_the_ridge_solution(void **state)
+{
+    (void)state;
+    mfkv_ratings r;
+    make_ratings(&r, 12, 60, 1.0);
+    size_t kept = 0;
+    uint64_t s = 777;
+    uint32_t per_user[12] = {0}, per_item[60] = {0};
+    for (size_t j = 0; j < r.n; j++) {
+        uint32_t u = r.user[j], i = r.item[j];
+        int keep = i < 4 || (u < 6 && lcg(&s) % 100 < 30) || (u >= 6 && i == 4 + u);
+        if (!keep) continue;
+        r.user[kept] = u;
+        r.item[kept] = i;
+        r.rating[kept] = r.rating[j];
+        per_user[u]++;
+        per_item[i]++;
+        kept++;
+    }
+    r.n = kept;
+    int small_users = 0, big_users = 0, small_items = 0, big_items = 0;
+    for (int u = 0; u < 12; u++) {
+        small_users += per_user[u] < 9;
+        big_users += per_user[u] > 9;
+    }
+    for (int i = 0; i < 60; i++) {
+        small_items += per_item[i] > 0 && per_item[i] < 9;
+        big_items += per_item[i] > 9;
+    }
+    assert_true(small_users > 0 && big_users > 0 && small_items > 0 && big_items > 0);
+
+    mfkv_als_opts o = small_opts();
+    o.factors = 8;
+    o.l2 = 0.9;
+    o.iterations = 3;
+    ridge_check c = {.r = &r, .o = &o};
+    c.prev_item_f = malloc(60 * 8 * sizeof(float));
+    c.prev_item_b = malloc(60 * sizeof(float));
+    mfkv_model m;
+    mfkv_train_info info;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_als_train(&r, &o, check_both_sides, &c, &m, &info, &d), MFKV_OK);
+    assert_int_equal(c.checked, 2);
+    free(c.prev_item_f);
+    free(c.prev_item_b);
+    mfkv_model_free(&m);
+    mfkv_train_info_free(&info);
+    free_ratings(&r);
+}
+
 typedef struct objective_log {
     const mfkv_ratings *r;
-    double l2;
+    const mfkv_als_opts *o;
     double objective[32], loss[32];
     int n;
 } objective_log;
+
+/* (l2 + l2_per_rating * n) * (|factors|^2 + bias^2) summed over the
+ * rows of one side, n[row] counting the row's ratings. */
+static double side_penalty(const float *f, const float *b, uint32_t rows, size_t k,
+                           const size_t *n, const mfkv_als_opts *o)
+{
+    double total = 0;
+    for (uint32_t x = 0; x < rows; x++) {
+        double sq = pow(b[x], 2);
+        for (size_t c = 0; c < k; c++) sq += pow(f[x * k + c], 2);
+        total += (o->l2 + o->l2_per_rating * (double)n[x]) * sq;
+    }
+    return total;
+}
 
 /* Recompute the objective ALS minimises, in double, from the model. */
 static void log_objective(const mfkv_train_row *row, const mfkv_model *m, void *ctx)
 {
     objective_log *log = ctx;
-    double sse = 0, penalty = 0;
+    double sse = 0;
+    size_t *n_user = calloc(m->user_ids.n, sizeof *n_user);
+    size_t *n_item = calloc(m->item_ids.n, sizeof *n_item);
     for (size_t j = 0; j < log->r->n; j++) {
         double e = log->r->rating[j] - mfkv_model_predict(m, log->r->user[j], log->r->item[j]);
         sse += e * e;
+        n_user[log->r->user[j]]++;
+        n_item[log->r->item[j]]++;
     }
     size_t k = m->n_factors;
-    for (size_t x = 0; x < m->user_ids.n * k; x++) penalty += pow(m->user_factors[x], 2);
-    for (size_t x = 0; x < m->item_ids.n * k; x++) penalty += pow(m->item_factors[x], 2);
-    for (size_t x = 0; x < m->user_ids.n; x++) penalty += pow(m->user_bias[x], 2);
-    for (size_t x = 0; x < m->item_ids.n; x++) penalty += pow(m->item_bias[x], 2);
+    double penalty =
+        side_penalty(m->user_factors, m->user_bias, m->user_ids.n, k, n_user, log->o) +
+        side_penalty(m->item_factors, m->item_bias, m->item_ids.n, k, n_item, log->o);
+    free(n_user);
+    free(n_item);
     assert_float_equal(row->loss, sse / (double)log->r->n, 1e-9);
-    log->objective[log->n] = sse + log->l2 * penalty;
+    log->objective[log->n] = sse + penalty;
     log->loss[log->n] = row->loss;
     log->n++;
 }
@@ -317,7 +442,7 @@ static void als_objective_never_increases(void **state)
     make_ratings(&r, 30, 20, 0.5);
     mfkv_als_opts o = small_opts();
     o.iterations = 15;
-    objective_log log = {.r = &r, .l2 = o.l2};
+    objective_log log = {.r = &r, .o = &o};
     mfkv_model m;
     mfkv_train_info info;
     mfkv_diag d = {0};
@@ -569,6 +694,40 @@ static void modelfile_refuses_any_flipped_byte(void **state)
     unlink(bad_path);
 }
 
+/* A version-1 file is a version-2 file without the f64 l2_per_rating
+ * after l2 (offset 72: header 32, four u32 counts, f64 global bias,
+ * u32 has_info, u32 factors, f64 l2); it reads with l2_per_rating 0. */
+static void modelfile_reads_version_1(void **state)
+{
+    trained *t = *state;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_modelfile_write(t->path, &t->m, &t->info, &d), MFKV_OK);
+    size_t size;
+    unsigned char *v2 = read_all(t->path, &size);
+    double stored;
+    memcpy(&stored, v2 + 72, sizeof stored);
+    assert_float_equal(stored, t->info.opts.l2_per_rating, 0);
+    unsigned char *v1 = malloc(size - 8);
+    memcpy(v1, v2, 72);
+    memcpy(v1 + 72, v2 + 80, size - 80);
+    mfkv_store_u32(v1 + 8, 1);
+    mfkv_store_u64(v1 + 16, size - 8);
+    mfkv_store_u64(v1 + size - 16, XXH3_64bits(v1, size - 16));
+    write_all(t->path, v1, size - 8);
+    mfkv_model m;
+    mfkv_train_info info;
+    assert_int_equal(mfkv_modelfile_read(t->path, &m, &info, &d), MFKV_OK);
+    assert_models_equal(&t->m, &m);
+    mfkv_als_opts want = t->info.opts;
+    want.l2_per_rating = 0;
+    assert_memory_equal(&info.opts, &want, sizeof want);
+    assert_int_equal(info.n_rows, t->info.n_rows);
+    mfkv_model_free(&m);
+    mfkv_train_info_free(&info);
+    free(v1);
+    free(v2);
+}
+
 static void modelfile_refuses_truncation(void **state)
 {
     trained *t = *state;
@@ -616,6 +775,7 @@ int main(void)
         cmocka_unit_test(ranking_metrics_match_hand_values),
         cmocka_unit_test(eval_uses_split_and_excludes_training_items),
         cmocka_unit_test(als_items_are_the_ridge_solution_given_users),
+        cmocka_unit_test(als_dual_and_primal_rows_are_the_ridge_solution),
         cmocka_unit_test(als_objective_never_increases),
         cmocka_unit_test(als_early_stop_and_holdout),
         cmocka_unit_test(als_is_deterministic),
@@ -623,6 +783,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(modelfile_round_trip, setup_trained, teardown_trained),
         cmocka_unit_test_setup_teardown(modelfile_refuses_any_flipped_byte, setup_trained,
                                         teardown_trained),
+        cmocka_unit_test_setup_teardown(modelfile_reads_version_1, setup_trained, teardown_trained),
         cmocka_unit_test_setup_teardown(modelfile_refuses_truncation, setup_trained,
                                         teardown_trained),
         cmocka_unit_test_setup_teardown(modelfile_write_failure_leaves_nothing, setup_trained,

@@ -1,0 +1,304 @@
+"""Stress tests of `mfkv serve`, over loopback only, each bounded in count and time.
+
+  - 1,000 idle connections held open while a healthy client is answered, then
+    every one of them answered too;
+  - slow-header (slowloris) clients, which keep their connection busy with a
+    header byte now and then, cut off by --timeout while others are served;
+  - random garbage bodies and raw garbage bytes: never a 5xx, the server keeps
+    serving;
+  - the store hot-swapped every 100 ms under load (wrk when installed, and
+    checking clients): zero errors, and every response is exactly one store's.
+
+Expected responses come from `mfkv get --format predict` on each store, whose
+lists test_serve.py checks against a brute-force reference.
+"""
+import http.client
+import json
+import random
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from test_serve import MOVIES, PREDICT, WEIGHTS_A, WEIGHTS_B, Server, build, cli_predict, swaps, wait_for
+
+IDLE_CONNECTIONS = 1000
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stores")
+    return {
+        "a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),
+        "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES),
+    }
+
+
+def raise_fd_limit(needed):
+    """Raise this process's open-file limit (the server inherits it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"open-file hard limit {hard} < {needed}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def metric(server, name):
+    text = server.request("GET", "/metrics")[2].decode()
+    return int(re.search(rf"^{re.escape(name)} (\d+)$", text, re.M).group(1))
+
+
+def read_response(sock):
+    """One HTTP/1.1 response with a Content-Length from a blocking socket: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed after {data[:200]!r}")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside the body")
+        body += chunk
+    return int(head.split(b" ", 2)[1]), body[:length]
+
+
+def test_thousand_idle_connections(stores):
+    raise_fd_limit(2 * IDLE_CONNECTIONS + 256)
+    want = cli_predict(stores["a"], "1", "2")
+    s = Server(stores["a"], "--threads", "2")
+    idle = []
+    try:
+        for _ in range(IDLE_CONNECTIONS):
+            idle.append(socket.create_connection(("127.0.0.1", s.port), timeout=20))
+        # A healthy client is answered while all of them are open.
+        for _ in range(20):
+            status, _, body = s.predict({"instances": [{"user_id": 1}, {"user_id": 2}]})
+            assert status == 200 and body == want
+        # Every idle connection was really held: each is answered now.
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        for sock in idle:
+            sock.sendall(request)
+        for sock in idle:
+            assert read_response(sock) == (200, b"ok\n")
+    finally:
+        for sock in idle:
+            sock.close()
+        assert s.stop() == 0
+
+
+SLOW_CLIENTS = 20
+
+
+def test_slow_header_clients_are_cut_off(stores):
+    """Each slow client sends its request line and then a header byte every
+    0.2 s, never idle for libmicrohttpd's idle timeout; --timeout 1 cuts them."""
+    want = cli_predict(stores["a"], "1")
+    s = Server(stores["a"], "--timeout", "1", "--threads", "2")
+    outcome = [None] * SLOW_CLIENTS
+
+    def slow(i):
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            sock.setblocking(False)
+            end = time.monotonic() + 20  # the test's bound, not a timing claim
+            while time.monotonic() < end:
+                try:
+                    sock.send(b"X" if random.random() < 0.9 else b"-")
+                    if sock.recv(1) == b"":
+                        outcome[i] = "closed"
+                        return
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    outcome[i] = "closed"
+                    return
+                time.sleep(0.2)
+            outcome[i] = "still open"
+
+    threads = [threading.Thread(target=slow, args=(i,)) for i in range(SLOW_CLIENTS)]
+    try:
+        for t in threads:
+            t.start()
+        healthy = []
+        while any(t.is_alive() for t in threads):
+            status, _, body = s.predict({"instances": [{"user_id": 1}]})
+            healthy.append(status == 200 and body == want)
+            time.sleep(0.05)
+        for t in threads:
+            t.join()
+        assert outcome == ["closed"] * SLOW_CLIENTS
+        assert healthy and all(healthy)
+        cut = metric(s, "mfkv_http_slow_clients_cut_total")
+        assert cut >= SLOW_CLIENTS
+        print(f"slow clients: {SLOW_CLIENTS} cut ({cut} by the sweep), {len(healthy)} healthy requests answered")
+    finally:
+        assert s.stop() == 0
+
+
+def garbage_bodies(rng, valid):
+    """Random bytes, and valid JSON with bytes flipped, dropped or repeated."""
+    for _ in range(150):
+        yield bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400)))
+    for _ in range(150):
+        b = bytearray(valid)
+        for _ in range(rng.randrange(1, 6)):
+            op, at = rng.randrange(3), rng.randrange(len(b))
+            if op == 0:
+                b[at] = rng.randrange(256)
+            elif op == 1:
+                del b[at]
+            else:
+                b[at:at] = b[at:at + rng.randrange(1, 20)]
+        yield bytes(b)
+
+
+def garbage_requests(rng):
+    """Raw bytes for the socket: noise, and real requests with bytes flipped."""
+    valid = (b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 33\r\n\r\n{\"instances\": [{\"user_id\": \"1\"}]}")
+    for _ in range(100):
+        yield bytes(rng.randrange(256) for _ in range(rng.randrange(1, 600)))
+    for _ in range(100):
+        b = bytearray(valid)
+        for _ in range(rng.randrange(1, 8)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        yield bytes(b)
+
+
+def test_garbage_never_gets_a_server_error(stores):
+    rng = random.Random(20261130)
+    s = Server(stores["a"], "--timeout", "2", "--threads", "2")
+    try:
+        valid = json.dumps({"instances": [{"user_id": 1}, {"user_id": "2"}], "n": 2}).encode()
+        statuses = {}
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        for body in garbage_bodies(rng, valid):
+            conn.request("POST", PREDICT, body=body, headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            raw = r.read()
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+            assert r.status < 500, (body, raw)
+            json.loads(raw)  # errors are JSON too
+            if r.will_close:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        conn.close()
+        assert statuses.get(400, 0) > 0
+        print(f"garbage bodies: statuses {sorted(statuses.items())}")
+
+        for payload in garbage_requests(rng):
+            with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
+                try:  # the server may answer and close before all is sent
+                    sock.sendall(payload)
+                    sock.shutdown(socket.SHUT_WR)
+                    reply = sock.recv(65536)
+                except OSError:
+                    reply = b""
+            if reply.startswith(b"HTTP/"):
+                status = int(reply.split(b" ", 2)[1])
+                # libmicrohttpd answers an unknown protocol version with 505.
+                assert status < 500 or status == 505, (payload, reply[:300])
+        status, _, body = s.predict({"instances": [{"user_id": 1}]})
+        assert status == 200 and body == cli_predict(stores["a"], "1")
+    finally:
+        assert s.stop() == 0
+
+
+SWAP_SECONDS = 6
+
+# Publishes store b, a, b, ... at the live path every 100 ms for the given
+# seconds, then prints how many it published.  A process of its own, so the
+# checking threads' share of this interpreter does not slow the swaps down.
+SWAPPER = """
+import os, shutil, sys, time
+live, a, b, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+published, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    tmp = live + ".next"
+    shutil.copyfile(b if published % 2 == 0 else a, tmp)
+    os.rename(tmp, live)
+    published += 1
+    time.sleep(0.1)
+print(published)
+"""
+
+
+def run_wrk(port, seconds, tmp_path):
+    script = tmp_path / "post.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      'wrk.body = \'{"instances": [{"user_id": 1}, {"user_id": 2}]}\'\n')
+    return subprocess.run(["wrk", "-t", "1", "-c", "8", "-d", f"{seconds}s", "-s", str(script),
+                           f"http://127.0.0.1:{port}{PREDICT}"],
+                          capture_output=True, text=True, timeout=seconds + 30)
+
+
+def test_hot_swap_every_100ms_under_load(stores, tmp_path):
+    live = tmp_path / "live.store"
+    shutil.copyfile(stores["a"], live)
+    bodies = {cli_predict(stores["a"], "1", "2"): "a", cli_predict(stores["b"], "1", "2"): "b"}
+    assert len(bodies) == 2
+    s = Server(str(live), "--poll-ms", "20", "--threads", "2")
+    stop = threading.Event()
+    seen, failures, lock = {"a": 0, "b": 0}, [], threading.Lock()
+
+    def checker():
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        payload = json.dumps({"instances": [{"user_id": 1}, {"user_id": 2}]})
+        while not stop.is_set():
+            try:
+                conn.request("POST", PREDICT, body=payload)
+                r = conn.getresponse()
+                body = r.read()
+            except (OSError, http.client.HTTPException) as e:
+                failures.append(repr(e))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                continue
+            with lock:
+                if r.status != 200 or body not in bodies:
+                    failures.append((r.status, body[:200]))
+                else:
+                    seen[bodies[body]] += 1
+        conn.close()
+
+    wrk = []
+    threads = [threading.Thread(target=checker) for _ in range(3)]
+    if shutil.which("wrk"):
+        threads.append(threading.Thread(target=lambda: wrk.append(run_wrk(s.port, SWAP_SECONDS, tmp_path))))
+    try:
+        for t in threads:
+            t.start()
+        swapper = subprocess.run([sys.executable, "-c", SWAPPER, str(live), stores["a"], stores["b"],
+                                  str(SWAP_SECONDS)], capture_output=True, text=True, timeout=SWAP_SECONDS + 60)
+        assert swapper.returncode == 0, swapper.stderr
+        published = int(swapper.stdout)
+        # The last store published is the one served once the watcher settles.
+        last = "b" if published % 2 == 1 else "a"
+        want = cli_predict(stores[last], "1", "2")
+        assert wait_for(lambda: s.predict({"instances": [{"user_id": 1}, {"user_id": 2}]})[2] == want)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=SWAP_SECONDS + 40)
+        ok, bad = swaps(s)
+        code = s.stop()
+    print(f"hot swap: {published} published, {ok} swapped, {bad} refused; checked responses {seen}; "
+          + (re.search(r"\d+ requests in [^,]*", wrk[0].stdout).group(0) + " from wrk" if wrk else "no wrk"))
+    assert failures == []
+    assert seen["a"] > 0 and seen["b"] > 0
+    assert bad == 0 and ok >= published // 2, (ok, published)
+    for r in wrk:
+        assert r.returncode == 0, r.stderr
+        assert "Non-2xx" not in r.stdout and "Socket errors" not in r.stdout, r.stdout
+        assert int(re.search(r"(\d+) requests in", r.stdout).group(1)) > 0
+    assert code == 0

@@ -1,0 +1,150 @@
+/*
+ * Fuzz target: one HTTP request through serve_handle() (routing, every
+ * handler, error paths) and its body through predict_request_parse().
+ *
+ * Input: a flags byte, then method, path, ?n=, ?format= and If-None-Match
+ * separated by NUL bytes (what libmicrohttpd hands over is NUL-terminated,
+ * so those can never hold one), then the body: the rest, any bytes.
+ * Flags: bit 0 serve with --fallback; bits 1-3 absent ?n=, ?format=,
+ * If-None-Match; bits 4-7 the --max-users limit (1..16).
+ *
+ * Besides not crashing, every response must be sound: a status the server
+ * documents, and a JSON body that parses whenever the type says JSON.  The
+ * store is a small one built once per process (3 users, 5 items, fallback
+ * list), in $TMPDIR.
+ */
+#include <jansson.h>
+
+#include "fuzz.h"
+
+#include "builder/build.h"
+#include "serve/handler.h"
+#include "serve/predict_request.h"
+
+int fuzz_serve_request_one(const uint8_t *data, size_t size);
+
+static serve_config fuzz_config[2]; /* without and with --fallback */
+static serve_state fuzz_state[2];
+
+/* Build the store and two server states over it; exits on failure, since
+ * nothing can be fuzzed without them. */
+static void fuzz_serve_setup(void)
+{
+    static const char *const users[] = {"1", "2", "u3"}, *const items[] = {"10", "20", "30", "7", "x&<y>"};
+    mfkv_model m;
+    mfkv_model_init(&m);
+    m.n_factors = 2;
+    uint32_t at;
+    for (size_t i = 0; i < 3; i++) mfkv_idtab_intern(&m.user_ids, users[i], strlen(users[i]), &at, NULL);
+    for (size_t i = 0; i < 5; i++) mfkv_idtab_intern(&m.item_ids, items[i], strlen(items[i]), &at, NULL);
+    if (mfkv_model_alloc(&m)) abort();
+    for (size_t i = 0; i < 6; i++) m.user_factors[i] = (float)i * 0.37f - 1.0f;
+    for (size_t i = 0; i < 10; i++) m.item_factors[i] = 1.0f - (float)i * 0.21f;
+    for (size_t i = 0; i < 3; i++) m.user_bias[i] = 0.1f * (float)i;
+    for (size_t i = 0; i < 5; i++) m.item_bias[i] = -0.05f * (float)i;
+    m.global_bias = 3.5;
+
+    const char *tmp = getenv("TMPDIR");
+    static char path[256];
+    snprintf(path, sizeof path, "%s/mfkv-fuzz-%ld-serve.mfkv", tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    mfkv_build_request req = {.model = &m, .k = 3, .threads = 1, .fallback = 1, .build_time = 1700000000};
+    mfkv_build_summary sum;
+    mfkv_diag d = {0};
+    if (mfkv_build_store(path, &req, &sum, &d)) {
+        fprintf(stderr, "fuzz_serve_request: cannot build %s: %s\n", path, d.msg);
+        abort();
+    }
+    mfkv_model_free(&m);
+    for (int f = 0; f < 2; f++) {
+        struct stat file;
+        served_store *s;
+        if (stat(path, &file) || served_store_open(path, &file, &s, &d)) abort();
+        serve_config_defaults(&fuzz_config[f]);
+        fuzz_config[f].store_path = path;
+        fuzz_config[f].fallback = f;
+        fuzz_state[f].config = &fuzz_config[f];
+        serve_metrics_init(&fuzz_state[f].metrics);
+        store_slot_init(&fuzz_state[f].slot, s);
+        slow_clients_init(&fuzz_state[f].slow);
+    }
+    unlink(path); /* the mappings stay valid */
+}
+
+/* The next NUL-terminated field of the input, or NULL when none is left. */
+static const char *next_field(const uint8_t **p, const uint8_t *end)
+{
+    const uint8_t *nul = memchr(*p, 0, (size_t)(end - *p));
+    if (!nul) return NULL;
+    const char *field = (const char *)*p;
+    *p = nul + 1;
+    return field;
+}
+
+static void check_response(const serve_response *res)
+{
+    static const unsigned documented[] = {200, 304, 400, 404, 405, 413, 500, 503};
+    int known = 0;
+    for (size_t i = 0; i < sizeof documented / sizeof *documented; i++) known |= res->status == documented[i];
+    if (!known) {
+        fprintf(stderr, "undocumented status %u\n", res->status);
+        abort();
+    }
+    if (res->content_type && !strcmp(res->content_type, "application/json") && res->body.len) {
+        json_error_t e;
+        json_t *v = json_loadb(res->body.data, res->body.len, 0, &e);
+        if (!v) {
+            fprintf(stderr, "status %u: body is not JSON (%s): %.*s\n", res->status, e.text,
+                    (int)res->body.len, res->body.data);
+            abort();
+        }
+        json_decref(v);
+    }
+}
+
+static void check_parse(const char *body, size_t len, size_t max_users)
+{
+    predict_request pr;
+    char err[256];
+    err[0] = '\0';
+    if (predict_request_parse(body, len, max_users, &pr, err, sizeof err)) {
+        if (!err[0] || pr.root || pr.users || pr.n_users) abort(); /* a message, nothing kept */
+        return;
+    }
+    if (pr.n_users == 0 || pr.n_users > max_users || !pr.users) abort();
+    for (size_t i = 0; i < pr.n_users; i++)
+        if (!pr.users[i].id) abort();
+    predict_request_free(&pr);
+}
+
+int fuzz_serve_request_one(const uint8_t *data, size_t size)
+{
+    static int ready;
+    if (!ready) {
+        fuzz_serve_setup();
+        ready = 1;
+    }
+    if (size < 1) return 0;
+    uint8_t flags = data[0];
+    const uint8_t *p = data + 1, *end = data + size;
+    const char *method = next_field(&p, end), *path = next_field(&p, end);
+    const char *n = next_field(&p, end), *format = next_field(&p, end), *inm = next_field(&p, end);
+    if (!inm) return 0;
+    serve_request req = {
+        .method = method,
+        .path = path,
+        .query_n = flags & 2 ? NULL : n,
+        .query_format = flags & 4 ? NULL : format,
+        .if_none_match = flags & 8 ? NULL : inm,
+        .body = (const char *)p,
+        .body_len = (size_t)(end - p),
+    };
+    serve_state *st = &fuzz_state[flags & 1];
+    fuzz_config[flags & 1].max_users = 1u + (flags >> 4);
+    serve_response res;
+    serve_response_init(&res);
+    serve_handle(st, &req, &res);
+    check_response(&res);
+    serve_response_free(&res);
+    check_parse(req.body, req.body_len, 1u + (flags >> 4));
+    return 0;
+}
