@@ -4,24 +4,28 @@
  * Scores are produced a block at a time: C = U'[users] * V'[items]^T where
  * U' = [user factors, 1] and V' = [item factors, item bias], so the item bias
  * rides along in the GEMM and the full users x items matrix never exists.
- * Items are visited in descending-bias order, which makes each user's heap
- * threshold rise early, so most of a row is rejected by one vector compare
- * per 16 scores.  Scores above the threshold are appended to a per-user pool
- * (no heap: an append is a store, where a heap insert is a dozen unpredictable
- * branches); when the pool fills, a quickselect keeps the best candidates and
- * raises the threshold to the weakest of them.  Global and user bias do not
- * change a user's ranking and are added only to the kept scores.
+ * Items are visited in descending-bias order, so the first block of scores
+ * holds most of a user's best items: a provable lower bound on the final
+ * threshold is taken from it before the scan (first_threshold), and most of
+ * every later row is rejected by one vector compare per 16 scores.  Scores
+ * above the threshold are appended to a per-user pool (no heap: an append is
+ * a store, where a heap insert is a dozen unpredictable branches); when the
+ * pool fills, a quickselect keeps the best candidates and raises the
+ * threshold to the weakest of them.  Excluded items are set to -inf in the
+ * score rows, so they never enter.  Global and user bias do not change a
+ * user's ranking and are added only to the kept scores.
  *
  * Exactness.  float GEMM scores differ from the exact ones by at most
  * err_u = gamma * ||u'|| * max_j ||v'_j|| (the usual dot-product rounding
- * bound, gamma ~ (F+2) * 2^-24, doubled for margin).  Each heap keeps
+ * bound, gamma ~ (F+2) * 2^-24, doubled for margin).  Each pool keeps
  * K + EXTRA candidates.  If the weakest kept float score is below the K-th
- * best by more than 2 * err_u, no item outside the heap can belong to the
+ * best by more than 2 * err_u, no item outside the pool can belong to the
  * true top-K, so re-scoring the candidates in double and sorting them gives
  * exactly the double brute force.  When that margin is not there (near-ties
  * at the boundary, huge magnitudes), that user alone is brute-forced in
  * double.  The per-user test makes the result exact on every input while the
- * common case costs K + EXTRA double dot products per user, computed LANES
+ * common case costs at most K + EXTRA double dot products per user (fewer:
+ * candidates that far below the K-th are skipped too), computed LANES
  * items side by side (each one still summed in factor order, so they are
  * bit-identical to mfkv_model_predict).
  *
