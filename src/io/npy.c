@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/bytes.h"
 #include "factors.h"
 #include "mfkv.h"
@@ -241,12 +242,12 @@ int mfkv_npy_read_nd(const char *path, float **data, uint64_t *rows, uint64_t *c
     return rc;
 }
 
-/* Written beside the target and renamed over it, so a failed write never
+/* Published atomically (common/atomic_file.h), so a failed write never
  * leaves a partial file under the real name. */
 int mfkv_npy_write(const char *path, const float *data, uint64_t rows, uint64_t cols,
                    mfkv_diag *d)
 {
-    char dict[128], tmp[4096];
+    char dict[128];
     if (cols)
         snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %llu), }",
                  (unsigned long long)rows, (unsigned long long)cols);
@@ -264,24 +265,14 @@ int mfkv_npy_write(const char *path, const float *data, uint64_t rows, uint64_t 
     memset(head + 10 + dlen, ' ', hlen - dlen - 1);
     head[total - 1] = '\n';
 
-    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
-        return mfkv_fail(d, MFKV_INVAL, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return mfkv_fail_errno(d, "%s: cannot create", tmp);
-    fchmod(fd, 0644); /* mkstemp's 0600 would make the output private */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return mfkv_fail_errno(d, "%s: cannot open", tmp);
-    }
+    mfkv_atomic_file out;
+    int rc = mfkv_atomic_open(&out, path, d);
+    if (rc) return rc;
     uint64_t n = rows * (cols ? cols : 1);
-    int ok = fwrite(head, 1, total, f) == total && fwrite(data, sizeof *data, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int rc = mfkv_fail_errno(d, "%s: cannot write", path);
-        unlink(tmp);
+    if (fwrite(head, 1, total, out.f) != total || fwrite(data, sizeof *data, n, out.f) != n) {
+        rc = mfkv_fail_errno(d, "%s: cannot write", path);
+        mfkv_atomic_abort(&out);
         return rc;
     }
-    return MFKV_OK;
+    return mfkv_atomic_commit(&out, d);
 }
