@@ -8,6 +8,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "common/clock.h"
 #include "mfkv.h"
 
 /* LAPACK's Fortran entry points (OpenBLAS exports them; no lapacke here). */
@@ -428,13 +429,6 @@ static void squared_errors(training *t, uint32_t threads, const mfkv_model *m, d
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int copy_ids(mfkv_idtab *dst, const mfkv_idtab *src)
 {
     for (uint32_t i = 0; i < src->n; i++) {
@@ -578,7 +572,7 @@ static int iterate(training *t, const mfkv_als_opts *o, mfkv_model *m, mfkv_trai
         t->workers[w].l2_per_rating = o->l2_per_rating;
     }
     for (uint32_t it = 0; it < o->iterations; it++) {
-        double t0 = now_ms();
+        double t0 = (mfkv_now() * 1e3);
         uint32_t bad = 0;
         refresh_other_gram(&users, m->n_factors);
         if (run_side(t->workers, o->threads, &users, t->user_bounds, &bad) != MFKV_OK)
@@ -597,7 +591,7 @@ static int iterate(training *t, const mfkv_als_opts *o, mfkv_model *m, mfkv_trai
         squared_errors(t, o->threads, m, sse);
         row->loss = sse[0] / (double)info->n_train;
         row->eval_loss = info->n_holdout ? sse[1] / (double)info->n_holdout : NAN;
-        row->duration_ms = now_ms() - t0;
+        row->duration_ms = (mfkv_now() * 1e3) - t0;
         if (progress) progress(row, m, ctx);
         if (o->early_stop && it > 0) {
             double prev = info->rows[info->n_rows - 2].loss;
