@@ -1,8 +1,8 @@
 #include "output.h"
 
-#include <jansson.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/numfmt.h"
 #include "common/predict_json.h"
 
@@ -16,11 +16,11 @@ int out_format_parse(const char *s)
 
 void out_json_string(FILE *out, const char *s, size_t len)
 {
-    json_t *j = json_stringn_nocheck(s, len);
-    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    fputs(text ? text : "\"\"", out);
-    free(text);
-    json_decref(j);
+    mfkv_buf b;
+    mfkv_buf_init(&b);
+    mfkv_buf_json_string(&b, s, len);
+    fwrite(b.data, 1, b.len, out);
+    mfkv_buf_free(&b);
 }
 
 /* TSV fields must not contain tabs or newlines; titles could. */

@@ -17,7 +17,7 @@ int out_format_parse(const char *s);
 int out_print_list(FILE *out, mfkv_store *st, out_format fmt, int titles, const char *id, size_t id_len,
                    const mfkv_list *list, uint32_t n, int first);
 
-/* A JSON string literal for s[0..len), escaped by jansson. */
+/* A JSON string literal for s[0..len), escaped as the server escapes it. */
 void out_json_string(FILE *out, const char *s, size_t len);
 
 #endif
