@@ -94,19 +94,27 @@ static int thread_txn(mfkv_store *s, MDB_txn **out)
 
 /* Fetch a record and check its framing and checksum; *body gets the bytes
  * after the checksum. */
+/* Check a value's framing (inside the file, long enough) and, when asked,
+ * its key-seeded checksum; *body gets the bytes after the checksum. */
+static int record_body(const mfkv_store *s, const void *key, size_t key_len, const MDB_val *v, int check,
+                       const unsigned char **body, size_t *body_len)
+{
+    if (!mfkv_in_map(s, v) || v->mv_size < MFKV_RECORD_CHECKSUM_LEN) return MFKV_CORRUPT;
+    const unsigned char *p = v->mv_data;
+    *body = p + MFKV_RECORD_CHECKSUM_LEN;
+    *body_len = v->mv_size - MFKV_RECORD_CHECKSUM_LEN;
+    if (check && mfkv_load_u64(p) != mfkv_record_checksum(key, key_len, *body, *body_len))
+        return MFKV_CORRUPT;
+    return MFKV_OK;
+}
+
+/* Look up @p key in @p dbi and check the record (record_body). */
 static int fetch_record(mfkv_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len,
                         int check, const unsigned char **body, size_t *body_len)
 {
     MDB_val k = {key_len, (void *)key}, v;
     int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc) return mfkv_status_from_mdb(rc);
-    if (!mfkv_in_map(s, &v) || v.mv_size < MFKV_RECORD_CHECKSUM_LEN) return MFKV_CORRUPT;
-    const unsigned char *p = v.mv_data;
-    *body = p + MFKV_RECORD_CHECKSUM_LEN;
-    *body_len = v.mv_size - MFKV_RECORD_CHECKSUM_LEN;
-    if (check && mfkv_load_u64(p) != mfkv_record_checksum(key, key_len, *body, *body_len))
-        return MFKV_CORRUPT;
-    return MFKV_OK;
+    return rc ? mfkv_status_from_mdb(rc) : record_body(s, key, key_len, &v, check, body, body_len);
 }
 
 int mfkv_decode_list(const mfkv_store *s, const unsigned char *body, size_t len, mfkv_list *out)
@@ -141,8 +149,7 @@ static int read_header(mfkv_store *s, MDB_txn *txn)
     if ((rc = find_map_base(s, v.mv_data))) return rc;
     const unsigned char *b;
     size_t len;
-    rc = fetch_record(s, txn, s->dbi_meta, MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), 1, &b, &len);
-    if (rc) return rc;
+    if ((rc = record_body(s, MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), &v, 1, &b, &len))) return rc;
     if (len < MFKV_HEADER_FIXED_LEN) return MFKV_CORRUPT;
     if (memcmp(b, MFKV_MAGIC, MFKV_MAGIC_LEN) != 0) return MFKV_FORMAT;
     mfkv_info *in = &s->info;
@@ -235,13 +242,10 @@ static int load_items(mfkv_store *s, MDB_txn *txn)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
         unsigned char expect[4];
         mfkv_store_u32be(expect, n);
+        const unsigned char *body;
+        size_t len;
         if (n >= s->info.n_items || k.mv_size != 4 || !mfkv_in_map(s, &k) || memcmp(k.mv_data, expect, 4) ||
-            !mfkv_in_map(s, &v) || v.mv_size < MFKV_RECORD_CHECKSUM_LEN)
-            break;
-        const unsigned char *p = v.mv_data;
-        size_t len = v.mv_size - MFKV_RECORD_CHECKSUM_LEN;
-        if (mfkv_load_u64(p) != mfkv_record_checksum(k.mv_data, 4, p + MFKV_RECORD_CHECKSUM_LEN, len) ||
-            mfkv_decode_item(p + MFKV_RECORD_CHECKSUM_LEN, len, &s->items[n]))
+            record_body(s, k.mv_data, 4, &v, 1, &body, &len) || mfkv_decode_item(body, len, &s->items[n]))
             break;
     }
     mdb_cursor_close(c);
@@ -422,13 +426,11 @@ int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *li
     it->op = MDB_NEXT;
     if (rc) return mfkv_status_from_mdb(rc);
     mfkv_store *s = it->store;
-    if (!mfkv_in_map(s, &k) || !mfkv_in_map(s, &v) || k.mv_size == 0 || k.mv_size > MFKV_MAX_ID_LEN ||
-        v.mv_size < MFKV_RECORD_CHECKSUM_LEN)
+    const unsigned char *body;
+    size_t len;
+    if (!mfkv_in_map(s, &k) || k.mv_size == 0 || k.mv_size > MFKV_MAX_ID_LEN ||
+        record_body(s, k.mv_data, k.mv_size, &v, 1, &body, &len))
         return MFKV_CORRUPT;
-    const unsigned char *p = v.mv_data;
-    const unsigned char *body = p + MFKV_RECORD_CHECKSUM_LEN;
-    size_t len = v.mv_size - MFKV_RECORD_CHECKSUM_LEN;
-    if (mfkv_load_u64(p) != mfkv_record_checksum(k.mv_data, k.mv_size, body, len)) return MFKV_CORRUPT;
     *id = k.mv_data;
     *id_len = k.mv_size;
     return mfkv_decode_list(s, body, len, list);
