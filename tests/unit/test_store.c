@@ -170,6 +170,23 @@ static int read_damaged(const char *path, int *detected)
     return ok;
 }
 
+/* Where user @p u's record lies in @p file (a copy of the store): it starts
+ * 12 bytes before the entries (checksum + count). */
+static char *find_user_record(uint32_t u, char *file, size_t len, size_t *rec_len)
+{
+    mfkv_store *st;
+    assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
+    mfkv_list l;
+    size_t idlen;
+    const char *id = mfkv_idtab_str(&fx.m.user_ids, u, &idlen);
+    assert_int_equal(mfkv_get(st, id, idlen, &l), 0);
+    *rec_len = 12 + 8 * (size_t)l.count;
+    char *at = memmem(file, len, (const char *)l.raw - 12, *rec_len);
+    assert_non_null(at);
+    mfkv_close(st);
+    return at;
+}
+
 static void every_flipped_byte_is_caught(void **state)
 {
     size_t len;
@@ -190,19 +207,9 @@ static void every_flipped_byte_is_caught(void **state)
         flips++;
         orig[off] ^= 0x5a;
     }
-    mfkv_store *st;
-    assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
-    mfkv_list l;
-    size_t idlen;
-    const char *id = mfkv_idtab_str(&fx.m.user_ids, 7, &idlen);
-    assert_int_equal(mfkv_get(st, id, idlen, &l), 0);
-    /* The record starts 12 bytes before the entries (checksum + count). */
     char *file = tu_slurp(fx.path, &len);
-    const char *needle = (const char *)l.raw - 12;
-    size_t rec_len = 12 + 8 * (size_t)l.count;
-    char *at = memmem(file, len, needle, rec_len);
-    assert_non_null(at);
-    mfkv_close(st);
+    size_t rec_len;
+    char *at = find_user_record(7, file, len, &rec_len);
     for (size_t i = 0; i < rec_len; i++) {
         size_t off = (size_t)(at - file) + i;
         file[off] ^= 1;
@@ -222,18 +229,11 @@ static void verify_finds_damage_a_trusting_open_skipped(void **state)
 {
     /* MFKV_OPEN_NO_CHECKSUM skips the file digest and record checksums;
      * mfkv_verify must still find a damaged record and name it. */
-    size_t len;
+    size_t len, rec_len;
     char *file = tu_slurp(fx.path, &len);
-    mfkv_store *st;
-    assert_int_equal(mfkv_open(fx.path, 0, &st), 0);
-    mfkv_list l;
-    size_t idlen;
-    const char *id = mfkv_idtab_str(&fx.m.user_ids, 3, &idlen);
-    assert_int_equal(mfkv_get(st, id, idlen, &l), 0);
-    char *at = memmem(file, len, (const char *)l.raw - 12, 12 + 8 * (size_t)l.count);
-    assert_non_null(at);
-    mfkv_close(st);
+    char *at = find_user_record(3, file, len, &rec_len);
     at[14] ^= 0x01; /* an item index of user 3 */
+    mfkv_store *st;
     char bad[160];
     snprintf(bad, sizeof bad, "%s/trusting.mfkv", fx.dir);
     tu_spit(bad, file, len);
