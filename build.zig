@@ -26,27 +26,33 @@ const core_dirs = [_][]const u8{ "src/common", "src/io", "src/builder", "src/tra
 pub fn build(b: *std.Build) !void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
+    const version = try readVersion(b);
 
     // --- libmfkv: static and shared, with header and pkg-config file -----------
     const reader_sources = try listC(b, "src/reader", null);
-    const lib_static = addReaderLib(b, target, optimize, .static, reader_sources);
-    const lib_shared = addReaderLib(b, target, optimize, .dynamic, reader_sources);
+    const lib_static = addReaderLib(b, target, optimize, .static, reader_sources, version);
+    const lib_shared = addReaderLib(b, target, optimize, .dynamic, reader_sources, version);
     b.installArtifact(lib_static);
     b.installArtifact(lib_shared);
     b.getInstallStep().dependOn(&b.addInstallHeaderFile(b.path("include/mfkv.h"), "mfkv.h").step);
+    // The prefix is ${pcfiledir}/../.. (pkg-config and pkgconf both define
+    // pcfiledir), so an installed tree works wherever it is copied to; the
+    // rpath lets a program linked against the shared library find it there
+    // without LD_LIBRARY_PATH.
     const pc = b.addWriteFiles().add("mfkv.pc", b.fmt(
-        \\prefix={s}
+        \\prefix=${{pcfiledir}}/../..
         \\libdir=${{prefix}}/lib
         \\includedir=${{prefix}}/include
         \\
         \\Name: mfkv
         \\Description: Zero-copy reader for mfkv precomputed-recommendation stores
-        \\Version: 0.1.0
+        \\Version: {f}
         \\Requires.private: lmdb libxxhash
-        \\Libs: -L${{libdir}} -lmfkv
+        \\Libs: -L${{libdir}} -Wl,-rpath,${{libdir}} -lmfkv
+        \\Libs.private: -lpthread
         \\Cflags: -I${{includedir}}
         \\
-    , .{b.install_prefix}));
+    , .{version}));
     b.getInstallStep().dependOn(&b.addInstallFileWithDir(pc, .lib, "pkgconfig/mfkv.pc").step);
 
     // --- libmfkvcore: everything the CLI, tests and benchmarks share -----------
@@ -112,15 +118,20 @@ fn addReaderLib(
     optimize: std.builtin.OptimizeMode,
     linkage: std.builtin.LinkMode,
     sources: []const []const u8,
+    version: std.SemanticVersion,
 ) *std.Build.Step.Compile {
     const m = newModule(b, target, optimize);
+    // Other programs link these with plain gcc, which has no Zig UBSan
+    // runtime: a Debug build's checks trap instead of calling into it, so
+    // undefined behaviour still stops the program without a runtime to link.
+    m.sanitize_c = if (optimize == .Debug) .trap else null;
     m.addCSourceFiles(.{ .files = sources, .flags = &c_flags });
     if (linkage == .dynamic) {
         m.pic = true;
         linkDeps(m, false);
         m.linkSystemLibrary("pthread", .{ .use_pkg_config = .no });
     }
-    return b.addLibrary(.{ .name = "mfkv", .root_module = m, .linkage = linkage, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
+    return b.addLibrary(.{ .name = "mfkv", .root_module = m, .linkage = linkage, .version = version });
 }
 
 fn addProgram(
@@ -163,4 +174,23 @@ fn listC(b: *std.Build, dir: []const u8, prefix: ?[]const u8) ![]const []const u
         }
     }.lt);
     return list.toOwnedSlice(b.allocator);
+}
+
+/// The release version, read from include/mfkv.h's MFKV_VERSION_MAJOR/MINOR/
+/// PATCH so that the header stays its only home.
+fn readVersion(b: *std.Build) !std.SemanticVersion {
+    const text = try b.build_root.handle.readFileAlloc(b.allocator, "include/mfkv.h", 1 << 20);
+    var v: std.SemanticVersion = .{ .major = 0, .minor = 0, .patch = 0 };
+    var found: u8 = 0;
+    var lines = std.mem.tokenizeScalar(u8, text, '\n');
+    while (lines.next()) |line| {
+        var words = std.mem.tokenizeAny(u8, line, " \t");
+        if (!std.mem.eql(u8, words.next() orelse continue, "#define")) continue;
+        const name = words.next() orelse continue;
+        const field: *usize = if (std.mem.eql(u8, name, "MFKV_VERSION_MAJOR")) &v.major else if (std.mem.eql(u8, name, "MFKV_VERSION_MINOR")) &v.minor else if (std.mem.eql(u8, name, "MFKV_VERSION_PATCH")) &v.patch else continue;
+        field.* = try std.fmt.parseInt(usize, words.next() orelse return error.BadVersionLine, 10);
+        found += 1;
+    }
+    if (found != 3) return error.VersionNotInHeader;
+    return v;
 }

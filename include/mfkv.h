@@ -32,10 +32,15 @@
 extern "C" {
 #endif
 
+/* The release version: these three lines are its one home.  build.zig reads
+ * them for the shared library's soname and mfkv.pc, and the string below is
+ * derived from them, so a release changes only these numbers. */
 #define MFKV_VERSION_MAJOR 0
 #define MFKV_VERSION_MINOR 1
 #define MFKV_VERSION_PATCH 0
-#define MFKV_VERSION_STRING "0.1.0"
+#define MFKV_VERSION_STR_(x) #x
+#define MFKV_VERSION_XSTR_(a, b, c) MFKV_VERSION_STR_(a) "." MFKV_VERSION_STR_(b) "." MFKV_VERSION_STR_(c)
+#define MFKV_VERSION_STRING MFKV_VERSION_XSTR_(MFKV_VERSION_MAJOR, MFKV_VERSION_MINOR, MFKV_VERSION_PATCH)
 
 /** Status codes. Positive, so a caller may use them as exit codes. */
 typedef enum mfkv_status {
