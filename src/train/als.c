@@ -8,6 +8,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "builder/blas_kernel.h"
 #include "common/clock.h"
 #include "mfkv.h"
 
@@ -645,6 +646,7 @@ int mfkv_als_train(const mfkv_ratings *r, const mfkv_als_opts *opts, mfkv_als_pr
         goto nomem;
     init_factors(out->item_factors, (size_t)out->item_ids.n * o.factors, o.factors, o.seed);
 
+    mfkv_blas_kernel();
     int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     rc = iterate(&t, &o, out, info, progress, ctx, d);
