@@ -187,6 +187,7 @@ int cmd_build(int argc, char **argv)
     const char *output = cli_store_path(a.output);
     int64_t when;
     if (build_time(&when)) return MFKV_EXIT_USAGE;
+    if (cli_check_output(output)) return MFKV_EXIT_INPUT;
 
     signal(SIGINT, remove_partial_and_die);
     signal(SIGTERM, remove_partial_and_die);
