@@ -18,6 +18,9 @@ int mfkv_fail_at(mfkv_diag *d, const mfkv_where *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (w->member)
+        return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s[%zu].%s: %s", w->path, w->line, w->field, w->index,
+                         w->member, msg);
     return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s: %s", w->path, w->line, w->field, msg);
 }
 

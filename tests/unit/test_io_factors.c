@@ -255,6 +255,16 @@ static const bad_case bad_ndjson[] = {
     {"null_input_not_global.ndjson", G "{\"processed_input\": null, \"feature\": \"u1\", \"factor_weights\": " FW2
                                       ", \"intercept\": 0}\n",
      2, "processed_input"},
+    /* simdjson takes these; the loader must still refuse them as Jansson does */
+    {"nul_in_id.ndjson", G U("u1") U("u\\u0000x") I("i1"), 3, "invalid JSON"},
+    {"factor_past_int64.ndjson",
+     G U("u1") UFW("u2", "[{\"factor\": 9223372036854775808, \"weight\": 0.5}, {\"factor\": 1, \"weight\": 0.5}]")
+         I("i1"),
+     3, "invalid JSON"},
+    {"duplicate_key_in_weight.ndjson",
+     G U("u1") UFW("u2", "[{\"factor\": 2, \"factor\": 1, \"weight\": 0.5}, {\"factor\": 1, \"weight\": 0.5}]")
+         I("i1"),
+     3, "invalid JSON"},
     {"duplicate_key.ndjson", G "{\"processed_input\": \"user_id\", \"feature\": \"u1\", \"feature\": \"u2\"}\n", 2,
      "invalid JSON"},
 };
