@@ -60,6 +60,19 @@ pub fn build(b: *std.Build) !void {
     for (core_dirs) |dir| {
         core_mod.addCSourceFiles(.{ .files = try listC(b, dir, null), .flags = &c_flags });
     }
+    // src/io/*.cpp: thin C++ files behind C interfaces, around Debian's C++
+    // parsers (simdjson, fast_float).  libsimdjson is built by g++ against
+    // libstdc++, so g++ compiles these too (zig's clang would use its own
+    // libc++) and the programs link libstdc++.
+    for (try listFiles(b, "src/io", null, ".cpp")) |file| {
+        const cxx = b.addSystemCommand(&.{ "g++", "-std=c++17", "-O2", "-fno-exceptions", "-Wall", "-Wextra", "-c" });
+        cxx.addArg("-I");
+        cxx.addDirectoryArg(b.path("src"));
+        cxx.addFileArg(b.path(file));
+        for (try listFiles(b, "src/io", null, ".h")) |h| cxx.addFileInput(b.path(h));
+        cxx.addArg("-o");
+        core_mod.addObjectFile(cxx.addOutputFileArg(b.fmt("{s}.o", .{std.fs.path.stem(file)})));
+    }
     // A static archive must not link shared libraries (zig would archive the
     // .so files); the programs that use it link them instead.
     const core = b.addLibrary(.{ .name = "mfkvcore", .root_module = core_mod, .linkage = .static });
@@ -105,6 +118,9 @@ fn linkDeps(m: *std.Build.Module, all: bool) void {
         // Debian 12 ships no libcblas.so: OpenBLAS carries the CBLAS and LAPACK symbols.
         m.linkSystemLibrary("openblas", .{});
         m.linkSystemLibrary("jansson", .{});
+        m.linkSystemLibrary("simdjson", .{});
+        // By path: zig reads -lstdc++ as its own libc++.
+        m.addObjectFile(.{ .cwd_relative = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6" });
         m.linkSystemLibrary("csv", .{ .use_pkg_config = .no });
         m.linkSystemLibrary("microhttpd", .{});
         m.linkSystemLibrary("m", .{ .use_pkg_config = .no });
@@ -156,6 +172,11 @@ fn addProgram(
 /// The .c files directly in `dir` (relative to the build root), sorted so the
 /// build is deterministic; only names starting with `prefix` when given.
 fn listC(b: *std.Build, dir: []const u8, prefix: ?[]const u8) ![]const []const u8 {
+    return listFiles(b, dir, prefix, ".c");
+}
+
+/// Like listC, for the files whose names end in `ext`.
+fn listFiles(b: *std.Build, dir: []const u8, prefix: ?[]const u8, ext: []const u8) ![]const []const u8 {
     var list: std.ArrayList([]const u8) = .empty;
     var d = b.build_root.handle.openDir(dir, .{ .iterate = true }) catch |err| switch (err) {
         error.FileNotFound => return list.toOwnedSlice(b.allocator),
@@ -164,7 +185,7 @@ fn listC(b: *std.Build, dir: []const u8, prefix: ?[]const u8) ![]const []const u
     defer d.close();
     var it = d.iterate();
     while (try it.next()) |entry| {
-        if (entry.kind != .file or !std.mem.endsWith(u8, entry.name, ".c")) continue;
+        if (entry.kind != .file or !std.mem.endsWith(u8, entry.name, ext)) continue;
         if (prefix) |p| if (!std.mem.startsWith(u8, entry.name, p)) continue;
         try list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.name }));
     }

@@ -28,8 +28,9 @@ Peers' times are their compute alone (data already in memory, no output
 written), mfkv's "compute" is its top-K stage; its whole process also loads
 the npy files and writes and fsyncs the store.  OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE are removed for every method (--keep-blas-env keeps them
-for mfkv and the floor), except that faiss gets OPENBLAS_CORETYPE=Haswell
-(--faiss-coretype): its bundled OpenBLAS misdetects recent AMD CPUs.  The
+for mfkv and the floor): each runs the kernels it picks itself, as a user
+gets it (mfkv picks by CPU features, src/builder/blas_kernel.c;
+--faiss-coretype sets one for faiss's bundled OpenBLAS).  The
 numpy peers are tried with 1 and 2 OpenBLAS threads (--numpy-threads) and
 credited with the faster.  The kernel each OpenBLAS ran is printed.
 
@@ -213,6 +214,14 @@ def blas_env(keep, coretype=None):
     return env
 
 
+def blas_line(stderr):
+    """The kernels mfkv says it ran (`mfkv: blas: ...` under --timings)."""
+    for line in stderr.splitlines():
+        if line.startswith("mfkv: blas: "):
+            return line[len("mfkv: blas: "):]
+    return "?"
+
+
 def parse_timings(stderr):
     for line in stderr.splitlines():
         if line.startswith("mfkv: timings:"):
@@ -278,11 +287,12 @@ def bench_shape(name, args, workdir):
             wall, rss, _, err, cpu = measured([args.mfkv, "build", "--npy", folder, "-k", str(K), "-o", store,
                                                "--timings", "-q"], blas_env(args.keep_blas_env))
             runs.append((wall, rss, parse_timings(err), cpu))
+            kernel = blas_line(err)
         t = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
         rows["mfkv build"] = dict(compute=t["topk"], whole=median([r[0] for r in runs]), rss=max(r[1] for r in runs),
                                   cpu=min(r[3] for r in runs), est=False,
                                   detail=f"load {t['load']:.3f} s, prepare {t['prepare']:.3f} s, "
-                                         f"top-K {t['topk']:.3f} s, write {t['write']:.3f} s")
+                                         f"top-K {t['topk']:.3f} s, write {t['write']:.3f} s; {kernel}")
 
     if "floor" in args.only:
         runs = []
@@ -385,8 +395,9 @@ def main():
     ap.add_argument("--floor", default=os.path.join(REPO, "zig-out-release/bench/gemm_floor"))
     ap.add_argument("--keep-blas-env", action="store_true",
                     help="run mfkv and the gemm floor with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as set here")
-    ap.add_argument("--faiss-coretype", default="Haswell",
-                    help="OPENBLAS_CORETYPE for faiss's bundled OpenBLAS ('' = its own detection)")
+    ap.add_argument("--faiss-coretype", default="",
+                    help="OPENBLAS_CORETYPE for faiss's bundled OpenBLAS (default '': its own detection, "
+                         "as a user gets it)")
     ap.add_argument("--numpy-coretype", default="",
                     help="OPENBLAS_CORETYPE for numpy's OpenBLAS (default: unset, its own detection)")
     ap.add_argument("--numpy-threads", default="1,2",

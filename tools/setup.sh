@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES="gcc pkg-config python3 python3-venv python3-pip valgrind
   liblmdb-dev libxxhash-dev libopenblas-dev libjansson-dev libcsv-dev libmicrohttpd-dev libcmocka-dev
-  chromium ${MFKV_EXTRA_APT:-}"
+  chromium ${MFKV_EXTRA_APT:-}
+  g++ libsimdjson-dev libfast-float-dev"
 
 missing=""
 for p in $APT_PACKAGES; do

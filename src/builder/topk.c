@@ -45,6 +45,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "builder/blas_kernel.h"
 #include "builder/blas_threads.h"
 #include "format.h"
 #include "mfkv.h"
@@ -640,6 +641,7 @@ int mfkv_topk_compute(const mfkv_model *m, const mfkv_topk_opts *opts, mfkv_topk
         return mfkv_fail(d, MFKV_INVAL, "k must be from 1 to %u", MFKV_MAX_K);
     if (m->item_ids.n == 0 || m->user_ids.n == 0)
         return mfkv_fail(d, MFKV_INVAL, "the model has no %s", m->item_ids.n ? "users" : "items");
+    mfkv_blas_kernel(); /* before any thread calls sgemm */
     uint32_t nu = m->user_ids.n, k = opts->k;
     out->k = k;
     out->n_users = nu;

@@ -24,6 +24,12 @@ const char *cli_store_path(const char *flag_value);
  * print why, naming the file, and return the exit code (0 on success). */
 int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out);
 
+/* Before any work: fail (print why, naming @p path, and return
+ * MFKV_EXIT_INPUT) unless the folder that will hold @p path exists and is
+ * writable, so a long run cannot end in "cannot create a temporary file".
+ * Returns 0 when it is. */
+int cli_check_output(const char *path);
+
 /* Map a library status to the exit code above. */
 int cli_exit_for(int status);
 

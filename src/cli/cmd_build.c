@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builder/blas_kernel.h"
 #include "builder/build.h"
 #include "cli.h"
 #include "common/atomic_file.h"
@@ -47,7 +48,8 @@ static void usage(FILE *out)
           "                        global + item bias, served by `mfkv get --fallback`)\n"
           "  --threads N           worker threads (default: all CPUs)\n"
           "  --timings             print seconds spent loading, preparing, computing the\n"
-          "                        lists and writing, on stderr (also with --quiet)\n"
+          "                        lists and writing, and the BLAS kernels used, on\n"
+          "                        stderr (also with --quiet)\n"
           "  -q, --quiet           no progress bar or summary\n"
           "  -h, --help            this text\n"
           "\n"
@@ -185,6 +187,7 @@ int cmd_build(int argc, char **argv)
     const char *output = cli_store_path(a.output);
     int64_t when;
     if (build_time(&when)) return MFKV_EXIT_USAGE;
+    if (cli_check_output(output)) return MFKV_EXIT_INPUT;
 
     signal(SIGINT, remove_partial_and_die);
     signal(SIGTERM, remove_partial_and_die);
@@ -243,9 +246,11 @@ int cmd_build(int argc, char **argv)
         cli_error("%s", d.msg);
         goto out;
     }
-    if (a.timings)
+    if (a.timings) {
         fprintf(stderr, "mfkv: timings: load %.4f s, prepare %.4f s, topk %.4f s, write %.4f s, total %.4f s\n",
                 loaded - t0, sum.prepare_seconds, sum.topk_seconds, sum.write_seconds, cli_now() - t0);
+        fprintf(stderr, "mfkv: blas: %s\n", mfkv_blas_kernel());
+    }
     if (!a.quiet) {
         double secs = cli_now() - t0;
         fprintf(stderr, "mfkv: built %s: %u users x %u items, k=%u, %.2f s (%.0f users/s)", output, sum.users,

@@ -51,6 +51,7 @@ int cmd_recommend(int argc, char **argv)
         cli_error("recommend: need one MODEL (see mfkv recommend --help)");
         return MFKV_EXIT_USAGE;
     }
+    if (output && cli_check_output(output)) return MFKV_EXIT_INPUT;
     mfkv_model m;
     int ec = cli_read_model(argv[optind], &m, NULL);
     if (ec) return ec;

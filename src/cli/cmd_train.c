@@ -119,6 +119,11 @@ int cmd_train(int argc, char **argv)
         return MFKV_EXIT_USAGE;
     }
     mfkv_diag d = {0};
+    if (mfkv_als_check_opts(&o, &d)) {
+        cli_error("train: %s", d.msg);
+        return MFKV_EXIT_USAGE;
+    }
+    if (cli_check_output(output)) return MFKV_EXIT_INPUT;
     mfkv_ratings r = {0};
     int rc = mfkv_ratings_load(argv[optind], &ropts, &r, &d);
     if (rc) {

@@ -93,6 +93,7 @@ int cmd_weights(int argc, char **argv)
         cli_error("--format: expected ndjson, csv or npy, got '%s'", format);
         return MFKV_EXIT_USAGE;
     }
+    if (cli_check_output(output)) return MFKV_EXIT_INPUT;
     mfkv_model m;
     int ec = cli_read_model(argv[optind], &m, NULL);
     if (ec) return ec;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -23,6 +25,37 @@ int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out)
         return cli_exit_for(rc);
     }
     return MFKV_EXIT_OK;
+}
+
+int cli_check_output(const char *path)
+{
+    /* Outputs (files, and the folders of `weights`) are published by a
+     * rename from a temporary in the folder that holds them. */
+    char dir[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof dir) {
+        cli_error("%s: path too long", path);
+        return MFKV_EXIT_INPUT;
+    }
+    memcpy(dir, path, len + 1);
+    while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else slash[slash == dir] = 0; /* "/x" -> "/" */
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        cli_error("%s: cannot write there: folder %s: %s", path, dir, strerror(errno));
+        return MFKV_EXIT_INPUT;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cli_error("%s: cannot write there: %s is not a folder", path, dir);
+        return MFKV_EXIT_INPUT;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_error("%s: cannot write there: folder %s: %s", path, dir, strerror(errno));
+        return MFKV_EXIT_INPUT;
+    }
+    return 0;
 }
 
 int cli_exit_for(int status)

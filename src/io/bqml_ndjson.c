@@ -9,6 +9,13 @@
  * processed_input and factor_weights.  Which processed_input is the user
  * side is only known once both have been seen, so rows go to two anonymous
  * sides in order of appearance and are named at the end.
+ *
+ * Two parsers read the lines.  simdjson (json_row.h) takes the user and item
+ * rows whose fields all have the expected JSON types, which is every row of a
+ * real export but the global one, at GB/s; Jansson reads whatever simdjson
+ * declines and words the errors of syntax and type.  Both hand the values to
+ * the same checks (pick_side ... put_weight below), called in the same order,
+ * so a row gets the same first message whichever parser read it.
  */
 #include <jansson.h>
 #include <math.h>
@@ -19,6 +26,7 @@
 
 #include "factor_rows.h"
 #include "factors.h"
+#include "json_row.h"
 #include "lines.h"
 #include "mfkv.h"
 
@@ -35,6 +43,7 @@ typedef struct ndjson_load {
     int have_trial;
     json_int_t trial_id;
     size_t trial_line;
+    mfkv_json_parser *fast;
 } ndjson_load;
 
 static const char *const known_fields[] = {"processed_input", "feature", "factor_weights",
@@ -61,29 +70,30 @@ static int check_fields(const mfkv_where *row, json_t *obj, const char *const *k
     return MFKV_OK;
 }
 
-/* A number field as a float; a JSON null intercept (a model trained
- * without biases) reads as 0. */
-static int get_float(const mfkv_where *w, json_t *v, int null_ok, float *out, mfkv_diag *d)
+static int to_float(const mfkv_where *w, double x, float *out, mfkv_diag *d)
 {
-    if (!v) return mfkv_fail_at(d, w, "missing");
-    if (null_ok && json_is_null(v)) {
-        *out = 0;
-        return MFKV_OK;
-    }
-    if (!json_is_number(v)) return mfkv_fail_at(d, w, "must be a number");
-    double x = json_number_value(v);
     float f = (float)x;
     if (!isfinite(f)) return mfkv_fail_at(d, w, "%g is out of float range", x);
     *out = f;
     return MFKV_OK;
 }
 
-static int check_trial(ndjson_load *ld, const mfkv_where *row, json_t *v, mfkv_diag *d)
+/* The intercept as a float; null (a model trained without biases) reads
+ * as 0. */
+static int get_intercept(const mfkv_where *w, json_t *v, float *out, mfkv_diag *d)
+{
+    if (!v) return mfkv_fail_at(d, w, "missing");
+    if (json_is_null(v)) {
+        *out = 0;
+        return MFKV_OK;
+    }
+    if (!json_is_number(v)) return mfkv_fail_at(d, w, "must be a number");
+    return to_float(w, json_number_value(v), out, d);
+}
+
+static int trial_value(ndjson_load *ld, const mfkv_where *row, json_int_t t, mfkv_diag *d)
 {
     mfkv_where w = {row->path, row->line, "trial_id"};
-    if (!v || json_is_null(v)) return MFKV_OK;
-    if (!json_is_integer(v)) return mfkv_fail_at(d, &w, "must be an integer");
-    json_int_t t = json_integer_value(v);
     if (!ld->have_trial) {
         ld->have_trial = 1;
         ld->trial_id = t;
@@ -95,6 +105,14 @@ static int check_trial(ndjson_load *ld, const mfkv_where *row, json_t *v, mfkv_d
                             t, ld->trial_id, ld->trial_line);
     }
     return MFKV_OK;
+}
+
+static int check_trial(ndjson_load *ld, const mfkv_where *row, json_t *v, mfkv_diag *d)
+{
+    mfkv_where w = {row->path, row->line, "trial_id"};
+    if (!v || json_is_null(v)) return MFKV_OK;
+    if (!json_is_integer(v)) return mfkv_fail_at(d, &w, "must be an integer");
+    return trial_value(ld, row, json_integer_value(v), d);
 }
 
 static int global_row(ndjson_load *ld, const mfkv_where *row, json_t *obj, mfkv_diag *d)
@@ -122,26 +140,39 @@ static int global_row(ndjson_load *ld, const mfkv_where *row, json_t *obj, mfkv_
 }
 
 /* Which of the two sides a processed_input name belongs to, adding it. */
+static int pick_side(ndjson_load *ld, const mfkv_where *row, const char *name, size_t len, int *side,
+                     mfkv_diag *d)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!ld->input[i]) {
+            if (!(ld->input[i] = strndup(name, len))) return mfkv_fail(d, MFKV_NOMEM, "out of memory");
+            ld->side[i].side = ld->input[i];
+        }
+        if (strlen(ld->input[i]) == len && memcmp(ld->input[i], name, len) == 0) {
+            *side = i;
+            return MFKV_OK;
+        }
+    }
+    mfkv_where w = {row->path, row->line, "processed_input"};
+    char q[MFKV_QUOTE_LEN];
+    return mfkv_fail_at(d, &w, "a third column \"%s\" besides \"%s\" and \"%s\"; expected only users and items",
+                        mfkv_quote(q, name, len), ld->input[0], ld->input[1]);
+}
+
+/* The processed_input field's type, then pick_side. */
 static int side_of(ndjson_load *ld, const mfkv_where *row, json_t *input, int *side, mfkv_diag *d)
 {
     mfkv_where w = {row->path, row->line, "processed_input"};
     if (!json_is_string(input) || json_string_length(input) == 0)
         return mfkv_fail_at(d, &w, "must be a non-empty string (or null on the %s row)",
                             GLOBAL_FEATURE);
-    const char *name = json_string_value(input);
-    for (int i = 0; i < 2; i++) {
-        if (!ld->input[i]) {
-            if (!(ld->input[i] = strdup(name))) return mfkv_fail(d, MFKV_NOMEM, "out of memory");
-            ld->side[i].side = ld->input[i];
-        }
-        if (strcmp(ld->input[i], name) == 0) {
-            *side = i;
-            return MFKV_OK;
-        }
-    }
-    char q[MFKV_QUOTE_LEN];
-    return mfkv_fail_at(d, &w, "a third column \"%s\" besides \"%s\" and \"%s\"; expected only users and items",
-                        mfkv_quote(q, name, strlen(name)), ld->input[0], ld->input[1]);
+    return pick_side(ld, row, json_string_value(input), json_string_length(input), side, d);
+}
+
+/* An integer feature is the id written in decimal. */
+static size_t int_text(char num[32], json_int_t v)
+{
+    return (size_t)snprintf(num, 32, "%" JSON_INTEGER_FORMAT, v);
 }
 
 static int feature_text(const mfkv_where *w, json_t *v, char num[32], const char **s, size_t *len,
@@ -151,7 +182,7 @@ static int feature_text(const mfkv_where *w, json_t *v, char num[32], const char
         *s = json_string_value(v);
         *len = json_string_length(v);
     } else if (json_is_integer(v)) {
-        *len = (size_t)snprintf(num, 32, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *len = int_text(num, json_integer_value(v));
         *s = num;
     } else {
         return mfkv_fail_at(d, w, v ? "must be a string or an integer" : "missing");
@@ -160,6 +191,25 @@ static int feature_text(const mfkv_where *w, json_t *v, char num[32], const char
 }
 
 static const char *const weight_fields[] = {"factor", "weight"};
+
+static int check_factor(const mfkv_where *at, json_int_t factor, mfkv_diag *d)
+{
+    if (factor < 1 || factor > MFKV_MAX_FACTORS)
+        return mfkv_fail_at(d, at, "%" JSON_INTEGER_FORMAT " is not in 1..%u", factor, MFKV_MAX_FACTORS);
+    return MFKV_OK;
+}
+
+/* Element @p i's weight, once its factor passed check_factor. */
+static int put_weight(mfkv_factor_rows *r, const mfkv_where *row, uint32_t index, size_t i, uint32_t factor,
+                      double weight, mfkv_diag *d)
+{
+    mfkv_where at = {row->path, row->line, "factor_weights", i, "weight"};
+    float f;
+    int rc = to_float(&at, weight, &f, d);
+    if (rc) return rc;
+    at.member = "factor";
+    return mfkv_factor_rows_put(r, &at, index, factor, f, d);
+}
 
 static int put_factors(mfkv_factor_rows *r, const mfkv_where *row, uint32_t index, json_t *fw,
                        mfkv_diag *d)
@@ -173,20 +223,42 @@ static int put_factors(mfkv_factor_rows *r, const mfkv_where *row, uint32_t inde
         if (!json_is_object(e)) return mfkv_fail_at(d, &w, "must be an object {factor, weight}");
         int rc = check_fields(&w, e, weight_fields, 2, d);
         if (rc) return rc;
-        snprintf(field, sizeof field, "factor_weights[%zu].factor", i);
+        mfkv_where at = {row->path, row->line, "factor_weights", i, "factor"};
         json_t *f = json_object_get(e, "factor");
-        if (!json_is_integer(f)) return mfkv_fail_at(d, &w, f ? "must be an integer" : "missing");
+        if (!json_is_integer(f)) return mfkv_fail_at(d, &at, f ? "must be an integer" : "missing");
         json_int_t factor = json_integer_value(f);
-        if (factor < 1 || factor > MFKV_MAX_FACTORS)
-            return mfkv_fail_at(d, &w, "%" JSON_INTEGER_FORMAT " is not in 1..%u", factor,
-                                MFKV_MAX_FACTORS);
-        snprintf(field, sizeof field, "factor_weights[%zu].weight", i);
-        float weight;
-        if ((rc = get_float(&w, json_object_get(e, "weight"), 0, &weight, d))) return rc;
-        snprintf(field, sizeof field, "factor_weights[%zu].factor", i);
-        if ((rc = mfkv_factor_rows_put(r, &w, index, (uint32_t)factor, weight, d))) return rc;
+        if ((rc = check_factor(&at, factor, d))) return rc;
+        at.member = "weight";
+        json_t *v = json_object_get(e, "weight");
+        if (!json_is_number(v)) return mfkv_fail_at(d, &at, v ? "must be a number" : "missing");
+        if ((rc = put_weight(r, row, index, i, (uint32_t)factor, json_number_value(v), d))) return rc;
     }
     return MFKV_OK;
+}
+
+/* A row's factor count: fixes K on the first row, must equal it after. */
+static int factor_count(ndjson_load *ld, const mfkv_where *row, size_t n, mfkv_diag *d)
+{
+    mfkv_where w = {row->path, row->line, "factor_weights"};
+    if (n == 0 || n > MFKV_MAX_FACTORS)
+        return mfkv_fail_at(d, &w, "has %zu factors, expected 1..%u", n, MFKV_MAX_FACTORS);
+    mfkv_factor_k_fix(&ld->k, (uint32_t)n, row);
+    if (n != ld->k.k)
+        return mfkv_fail_at(d, &w, "has %zu factors, but K = %u (from the first id, line %zu)", n, ld->k.k,
+                            ld->k.origin.line);
+    return MFKV_OK;
+}
+
+/* Add the row's id (its feature) to its side; a repeated id is an error. */
+static int new_id(mfkv_factor_rows *r, const mfkv_where *row, const char *id, size_t len, float bias,
+                  uint32_t *index, mfkv_diag *d)
+{
+    mfkv_where w = {row->path, row->line, "feature"};
+    int added, rc = mfkv_factor_rows_id(r, &w, id, len, bias, index, &added, d);
+    if (rc || added) return rc;
+    char q[MFKV_QUOTE_LEN];
+    return mfkv_fail_at(d, &w, "duplicate %s id \"%s\" (first on line %zu)", r->side, mfkv_quote(q, id, len),
+                        r->line[*index]);
 }
 
 static int entity_row(ndjson_load *ld, const mfkv_where *row, json_t *obj, mfkv_diag *d)
@@ -197,18 +269,12 @@ static int entity_row(ndjson_load *ld, const mfkv_where *row, json_t *obj, mfkv_
 
     mfkv_where w = {row->path, row->line, "intercept"};
     float bias;
-    if ((rc = get_float(&w, json_object_get(obj, "intercept"), 1, &bias, d))) return rc;
+    if ((rc = get_intercept(&w, json_object_get(obj, "intercept"), &bias, d))) return rc;
 
     w.field = "factor_weights";
     json_t *fw = json_object_get(obj, "factor_weights");
     if (!json_is_array(fw)) return mfkv_fail_at(d, &w, fw ? "must be an array" : "missing");
-    size_t n = json_array_size(fw);
-    if (n == 0 || n > MFKV_MAX_FACTORS)
-        return mfkv_fail_at(d, &w, "has %zu factors, expected 1..%u", n, MFKV_MAX_FACTORS);
-    mfkv_factor_k_fix(&ld->k, (uint32_t)n, row);
-    if (n != ld->k.k)
-        return mfkv_fail_at(d, &w, "has %zu factors, but K = %u (from the first id, line %zu)", n,
-                            ld->k.k, ld->k.origin.line);
+    if ((rc = factor_count(ld, row, json_array_size(fw), d))) return rc;
 
     w.field = "feature";
     char num[32];
@@ -216,14 +282,34 @@ static int entity_row(ndjson_load *ld, const mfkv_where *row, json_t *obj, mfkv_
     size_t len;
     if ((rc = feature_text(&w, json_object_get(obj, "feature"), num, &id, &len, d))) return rc;
     uint32_t index;
-    int added;
-    if ((rc = mfkv_factor_rows_id(r, &w, id, len, bias, &index, &added, d))) return rc;
-    if (!added) {
-        char q[MFKV_QUOTE_LEN];
-        return mfkv_fail_at(d, &w, "duplicate %s id \"%s\" (first on line %zu)", r->side,
-                            mfkv_quote(q, id, len), r->line[index]);
-    }
+    if ((rc = new_id(r, row, id, len, bias, &index, d))) return rc;
     return put_factors(r, row, index, fw, d);
+}
+
+/* A row read by simdjson: entity_row's checks without the type checks. */
+static int fast_row(ndjson_load *ld, const mfkv_where *row, const mfkv_json_entity *e, mfkv_diag *d)
+{
+    int s, rc;
+    if (e->has_trial && (rc = trial_value(ld, row, e->trial_id, d))) return rc;
+    if ((rc = pick_side(ld, row, e->input, e->input_len, &s, d))) return rc;
+    mfkv_factor_rows *r = &ld->side[s];
+    mfkv_where w = {row->path, row->line, "intercept"};
+    float bias;
+    if ((rc = to_float(&w, e->intercept, &bias, d))) return rc;
+    if ((rc = factor_count(ld, row, e->n_weights, d))) return rc;
+    char num[32];
+    const char *id = e->feature;
+    size_t len = e->feature_len;
+    if (!id) len = int_text(num, e->feature_int), id = num;
+    uint32_t index;
+    if ((rc = new_id(r, row, id, len, bias, &index, d))) return rc;
+    for (size_t i = 0; i < e->n_weights; i++) {
+        mfkv_where at = {row->path, row->line, "factor_weights", i, "factor"};
+        if ((rc = check_factor(&at, e->weights[i].factor, d)) ||
+            (rc = put_weight(r, row, index, i, (uint32_t)e->weights[i].factor, e->weights[i].weight, d)))
+            return rc;
+    }
+    return MFKV_OK;
 }
 
 static int is_global(json_t *obj)
@@ -235,6 +321,8 @@ static int is_global(json_t *obj)
 static int load_line(ndjson_load *ld, const mfkv_where *row, const char *s, size_t len,
                      mfkv_diag *d)
 {
+    mfkv_json_entity e;
+    if (mfkv_json_entity_parse(ld->fast, s, len, &e)) return fast_row(ld, row, &e, d);
     json_error_t err;
     json_t *obj = json_loadb(s, len, JSON_REJECT_DUPLICATES, &err);
     if (!obj)
@@ -314,8 +402,10 @@ int mfkv_load_bqml_ndjson(const char *path, const char *user_column, mfkv_model 
     ndjson_load ld = {.path = path};
     for (int i = 0; i < 2; i++) mfkv_factor_rows_init(&ld.side[i], &ld.k, NULL, "factor_weights");
     size_t n_lines;
-    int rc = mfkv_lines_each(path, on_line, &ld, &n_lines, d);
+    int rc = (ld.fast = mfkv_json_parser_new()) ? MFKV_OK : mfkv_fail(d, MFKV_NOMEM, "out of memory");
+    if (!rc) rc = mfkv_lines_each(path, on_line, &ld, &n_lines, d);
     if (!rc) rc = finish(&ld, n_lines, user_column, out, d);
+    mfkv_json_parser_free(ld.fast);
     for (int i = 0; i < 2; i++) {
         mfkv_factor_rows_free(&ld.side[i]);
         free(ld.input[i]);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "format.h"
 #include "mfkv.h"
 #include "utf8.h"
@@ -18,6 +19,9 @@ int mfkv_fail_at(mfkv_diag *d, const mfkv_where *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (w->member)
+        return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s[%zu].%s: %s", w->path, w->line, w->field, w->index,
+                         w->member, msg);
     return mfkv_fail(d, MFKV_PARSE, "%s:%zu: field %s: %s", w->path, w->line, w->field, msg);
 }
 
@@ -79,6 +83,9 @@ int mfkv_check_text(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d
 
 int mfkv_parse_finite(const mfkv_where *w, const char *s, size_t len, double *out, mfkv_diag *d)
 {
+    /* The fast parser takes the numbers strtod reads to the same value;
+     * strtod sorts out the rest and words the message. */
+    if (mfkv_decimal(s, len, out)) return MFKV_OK;
     /* strtod needs a terminated string; longer text is no plain number. */
     char buf[128];
     if (len == 0 || len >= sizeof buf) return fail_value(d, w, "not a number", s, len);

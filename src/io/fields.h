@@ -14,11 +14,16 @@
 #include "../common/diag.h"
 #include "../common/idtab.h"
 
-/* Where a value came from, for messages. */
+/* Where a value came from, for messages.  With @p member set, the value is
+ * that member of element @p index of the array field: "FIELD[INDEX].MEMBER"
+ * (named so only when a message is written: formatting it for every value
+ * read would cost more than reading it). */
 typedef struct mfkv_where {
     const char *path;
     size_t line;
     const char *field;
+    size_t index;
+    const char *member;
 } mfkv_where;
 
 /* An external id: 1..MFKV_MAX_ID_LEN bytes of UTF-8 without NUL or line

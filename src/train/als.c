@@ -8,6 +8,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "builder/blas_kernel.h"
 #include "common/clock.h"
 #include "mfkv.h"
 
@@ -441,7 +442,7 @@ static int copy_ids(mfkv_idtab *dst, const mfkv_idtab *src)
     return MFKV_OK;
 }
 
-static int check_opts(const mfkv_als_opts *o, mfkv_diag *d)
+int mfkv_als_check_opts(const mfkv_als_opts *o, mfkv_diag *d)
 {
     if (!(o->l2 > 0) || !isfinite(o->l2))
         return mfkv_fail(d, MFKV_INVAL, "l2: must be a positive number, got %g", o->l2);
@@ -606,7 +607,7 @@ int mfkv_als_train(const mfkv_ratings *r, const mfkv_als_opts *opts, mfkv_als_pr
 {
     mfkv_model_init(out);
     mfkv_train_info_init(info);
-    int rc = check_opts(opts, d);
+    int rc = mfkv_als_check_opts(opts, d);
     if (rc) return rc;
     if (r->n == 0) return mfkv_fail(d, MFKV_INVAL, "no ratings to train on");
 
@@ -645,6 +646,7 @@ int mfkv_als_train(const mfkv_ratings *r, const mfkv_als_opts *opts, mfkv_als_pr
         goto nomem;
     init_factors(out->item_factors, (size_t)out->item_ids.n * o.factors, o.factors, o.seed);
 
+    mfkv_blas_kernel();
     int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     rc = iterate(&t, &o, out, info, progress, ctx, d);

@@ -83,6 +83,10 @@ void mfkv_train_info_free(mfkv_train_info *info);
 /* Called after every iteration with its row and the model as it stands. */
 typedef void (*mfkv_als_progress_fn)(const mfkv_train_row *row, const mfkv_model *m, void *ctx);
 
+/* MFKV_OK, or MFKV_INVAL naming the first option out of range: what
+ * mfkv_als_train checks first, for callers that check before loading. */
+int mfkv_als_check_opts(const mfkv_als_opts *o, mfkv_diag *d);
+
 /*
  * Train on @p r.  Every user and item of @p r gets a row in @p out, in the
  * order of r->users / r->items; one with no training rating (all of its

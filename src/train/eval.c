@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder/blas_kernel.h"
 #include "mfkv.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -212,6 +213,7 @@ int mfkv_eval(const mfkv_model *m, const mfkv_ratings *r, const uint8_t *is_test
     out->k = k;
     out->relevance_threshold = relevance_threshold;
     if (k == 0) return mfkv_fail(d, MFKV_INVAL, "k: must be at least 1");
+    mfkv_blas_kernel();
     uint32_t *user_of = map_ids(&r->users, &m->user_ids);
     uint32_t *item_of = map_ids(&r->items, &m->item_ids);
     double *y = malloc((r->n + 1) * sizeof *y), *p = malloc((r->n + 1) * sizeof *p);

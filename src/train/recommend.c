@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder/blas_kernel.h"
 #include "io/export.h"
 
 /* "%.6f" without printf, which is most of the time of this command: the
@@ -74,6 +75,7 @@ static int make_tails(const mfkv_idtab *ids, item_tails *t)
 int mfkv_recommend_csv(const mfkv_model *m, FILE *out, int header)
 {
     uint32_t nu = m->user_ids.n, ni = m->item_ids.n, k = m->n_factors;
+    mfkv_blas_kernel();
     item_tails tails = {0};
     uint32_t block = ni ? SCORES_PER_BLOCK / ni : 1;
     block = block < 1 ? 1 : block > nu ? (nu ? nu : 1) : block;

@@ -255,6 +255,16 @@ static const bad_case bad_ndjson[] = {
     {"null_input_not_global.ndjson", G "{\"processed_input\": null, \"feature\": \"u1\", \"factor_weights\": " FW2
                                       ", \"intercept\": 0}\n",
      2, "processed_input"},
+    /* simdjson takes these; the loader must still refuse them as Jansson does */
+    {"nul_in_id.ndjson", G U("u1") U("u\\u0000x") I("i1"), 3, "invalid JSON"},
+    {"factor_past_int64.ndjson",
+     G U("u1") UFW("u2", "[{\"factor\": 9223372036854775808, \"weight\": 0.5}, {\"factor\": 1, \"weight\": 0.5}]")
+         I("i1"),
+     3, "invalid JSON"},
+    {"duplicate_key_in_weight.ndjson",
+     G U("u1") UFW("u2", "[{\"factor\": 2, \"factor\": 1, \"weight\": 0.5}, {\"factor\": 1, \"weight\": 0.5}]")
+         I("i1"),
+     3, "invalid JSON"},
     {"duplicate_key.ndjson", G "{\"processed_input\": \"user_id\", \"feature\": \"u1\", \"feature\": \"u2\"}\n", 2,
      "invalid JSON"},
 };
@@ -438,6 +448,8 @@ static const bad_csv bad_csvs[] = {
     {"empty_id", USERS ",0,1,1\n", ITEMS, 0, 4, "empty id"},
     {"unclosed_quote", USERS "\"u2,0,1,1\n", ITEMS, 0, 4, "quoting"},
     {"stray_quote", USERS "u\"2,0,1,1\n", ITEMS, 0, 4, "quoting"},
+    {"many_fields", USERS "u2,0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\n", ITEMS, 0, 4, "20 fields"},
+    {"blank_field", USERS "u2, ,1,1\n", ITEMS, 0, 4, "field bias"},
 };
 
 static void test_csv_bad(void **state)
@@ -477,6 +489,25 @@ static void test_csv_accepts(void **state)
     assert_float_equal(mfkv_model_predict(&m, 0, 0), 4.25, 1e-12);
     /* 0.5 + 0 + 2 + 3 + 4 */
     assert_float_equal(mfkv_model_predict(&m, 1, 0), 9.5, 1e-12);
+    mfkv_model_free(&m);
+}
+
+/* Blanks around unquoted fields are not part of them (libcsv's rule, which
+ * the loader's own split of plain lines must follow); a line of blanks is
+ * no row. */
+static void test_csv_blanks_around_fields(void **state)
+{
+    char pu[4096], pi[4096];
+    mfkv_model m;
+    mfkv_diag d = {0};
+    write_file(pu, "blank_users.csv", "user_id , bias,factor,weight\n u1 ,\t0.5, 1 ,2\n \t \n u1 , 0.5 ,2,\t+3 \n", -1);
+    write_file(pi, "blank_items.csv", "item_id,bias,factor,weight\ni1,0,1,1\ni1,0,2,1\n", -1);
+    int rc = mfkv_load_bqml_csv(pu, pi, 0.25, &m, &d);
+    if (rc) fail_msg("%s", d.msg);
+    assert_int_equal(m.user_ids.n, 1);
+    assert_string_equal(mfkv_idtab_str(&m.user_ids, 0, NULL), "u1");
+    /* 0.25 + 0.5 + 0 + 2*1 + 3*1 */
+    assert_float_equal(mfkv_model_predict(&m, 0, 0), 5.75, 1e-12);
     mfkv_model_free(&m);
 }
 
@@ -753,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_binary_garbage),
         cmocka_unit_test(test_csv_bad),
         cmocka_unit_test(test_csv_accepts),
+        cmocka_unit_test(test_csv_blanks_around_fields),
         cmocka_unit_test(test_npy_round_trip),
         cmocka_unit_test(test_npy_versions_and_f8),
         cmocka_unit_test(test_npy_bad),

@@ -213,6 +213,8 @@ static const bad_case bad_cases[] = {
     {HEADER "1,2,4,5\n\n1,\"2\"x,4,5\n", "4: field movieId: malformed quoting"},
     {HEADER "1,2,4,5\n1,3,4,5\r\n2,3,3,5\r\n1,2,1,5\n",
      "5: field movieId: user \"1\" rated item \"2\" on an earlier line too"},
+    /* repeats are found after reading: still the first error in file order */
+    {HEADER "1,2,4,5\n1,2,3,5\n1,2,x,5\n", "3: field movieId: user \"1\" rated item \"2\" on an earlier line too"},
     {"1::2::4::5\n1::3::4\n", "2: field timestamp: missing (line has 3 of 4 fields)"},
     {"1::2::4::5::6\n", "1: field #5: extra field (expected 4 fields)"},
     {"1::2::x::5\n", "1: field rating: not a number: \"x\""},
