@@ -166,7 +166,10 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
                             .progress = req->progress, .progress_ctx = req->progress_ctx};
     double t1 = mfkv_now();
     sum->prepare_seconds = t1 - t0;
-    if ((rc = mfkv_topk_compute(m, &topts, &lists, d))) goto out;
+    /* A shard may hold no user at all (few users, many shards): still a
+     * store, so the set of shards is complete for mfkv merge. */
+    if (req->shard_count && m->user_ids.n == 0) lists.k = req->k;
+    else if ((rc = mfkv_topk_compute(m, &topts, &lists, d))) goto out;
     double t2 = mfkv_now();
     sum->topk_seconds = t2 - t1;
 
