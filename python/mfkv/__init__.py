@@ -61,6 +61,8 @@ def _view(address, count, dtype):
 class Store:
     """An open store (mfkv_open).  Use as a context manager or call close()."""
 
+    _h = None
+
     def __init__(self, path, verify_records=True):
         self.path = os.fspath(path)
         lib = N.reader()
