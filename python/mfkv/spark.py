@@ -29,6 +29,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -99,7 +100,10 @@ def _publish_folder(staging, out):
 def build_store(user_df, item_df, *, out, k=50, shards=None, merge=True, global_bias=0.0, fallback=True,
                 id_col="id", features_col="features", bias_col=None, build_time=None):
     """Build the store of every user of user_df against item_df; see the module
-    docstring.  Returns {"out", "shards", "users", "files"}."""
+    docstring.  Returns {"out", "shards", "users", "files", "seconds"}: seconds
+    spent collecting and broadcasting the items, building the shards (routing,
+    shuffle, the executors' builds) and merging."""
+    t0 = time.monotonic()
     sc = user_df.sparkSession.sparkContext
     n = int(shards or sc.defaultParallelism)
     if n < 1:
@@ -112,6 +116,7 @@ def build_store(user_df, item_df, *, out, k=50, shards=None, merge=True, global_
     item_ids, item_factors, item_bias = _arrays(_columns(item_df, id_col, features_col, bias_col).collect(),
                                                 "item factors")
     items = sc.broadcast((item_ids, item_factors, item_bias))
+    seconds = {"items": time.monotonic() - t0}
     when = mfkv._build_time(build_time)
     threads = int(sc.getConf().get("spark.task.cpus", "1"))
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.spark-", dir=parent)
@@ -144,13 +149,16 @@ def build_store(user_df, item_df, *, out, k=50, shards=None, merge=True, global_
 
     try:
         users = _columns(user_df, id_col, features_col, bias_col).rdd.mapPartitions(route)
+        t1 = time.monotonic()
         results = sorted(users.partitionBy(n, lambda s: s).mapPartitionsWithIndex(build_shard).collect())
+        seconds["shards"] = time.monotonic() - t1
         errors = [(i, e) for i, _, _, e in results if e]
         if errors:
             i, (status, message) = errors[0]
             raise mfkv.MfkvError(status, f"shard {i}/{n}: {message}")
         files = [f for _, f, _, _ in results]
         total = sum(c for _, _, c, _ in results)
+        t2 = time.monotonic()
         if merge:
             mfkv.merge(out, [os.path.join(staging, f) for f in files])
         else:
@@ -168,7 +176,8 @@ def build_store(user_df, item_df, *, out, k=50, shards=None, merge=True, global_
                 fh.flush()
                 os.fsync(fh.fileno())
             _publish_folder(staging, out)
-        return {"out": out, "shards": n, "users": total, "files": files}
+        seconds["merge" if merge else "publish"] = time.monotonic() - t2
+        return {"out": out, "shards": n, "users": total, "files": files, "seconds": seconds}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         items.unpersist()
