@@ -9,7 +9,7 @@
 #include "builder/merge.h"
 #include "builder/shard.h"
 
-static char dir[] = "/tmp/mfkv-test-merge-XXXXXX";
+static char dir[64];
 
 static void build(const char *name, uint32_t index, uint32_t count, uint64_t seed)
 {
@@ -25,19 +25,11 @@ static void build(const char *name, uint32_t index, uint32_t count, uint64_t see
     mfkv_model_free(&m);
 }
 
-static unsigned char *slurp(const char *name, size_t *len)
+static char *slurp(const char *name, size_t *len)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = malloc(*len);
-    assert_int_equal(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
+    return tu_slurp(path, len);
 }
 
 static int merge(const char *out, const char *const *names, size_t n, mfkv_diag *d)
@@ -63,7 +55,7 @@ static void merged_equals_full_build(void **state)
     mfkv_diag d = {0};
     assert_int_equal(merge("merged", names, 3, &d), MFKV_OK);
     size_t la, lb;
-    unsigned char *a = slurp("full", &la), *b = slurp("merged", &lb);
+    char *a = slurp("full", &la), *b = slurp("merged", &lb);
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, la);
     free(a);
@@ -108,15 +100,13 @@ static void shard_lines_parse_strictly(void **state)
 
 int main(void)
 {
-    assert_non_null(mkdtemp(dir));
+    tu_tmpdir(dir, sizeof dir);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(merged_equals_full_build),
         cmocka_unit_test(refusals_name_the_files),
         cmocka_unit_test(shard_lines_parse_strictly),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) rc = 1;
+    tu_rm_rf(dir);
     return rc;
 }
