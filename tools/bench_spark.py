@@ -17,7 +17,10 @@ and for each, side by side:
            timed once, apart;
   als      ALSModel.recommendForAllUsers(50) of an ALSModel holding the same
            factors (a fitted template whose factor Parquet is replaced, then
-           ALSModel.load), written to Parquet.
+           ALSModel.load), written to Parquet.  Past --als-users users (default
+           10,000) it runs recommendForUserSubset on the first --als-users
+           users and scales the time linearly (printed "est."): its work is
+           linear in users, and the full run takes most of an hour on 2 cores.
 
 Exactness: the Spark store must equal mfkv.build() of the same arrays byte
 for byte, and the CLI store record for record (checked on every user); for
@@ -97,12 +100,12 @@ def single_process(mfkv_bin, uf, itf, folder):
     return wall, kernel.group(1) if kernel else "?", p.stderr.strip().splitlines()[-1]
 
 
-def compare_spark_lists(spark, als_out, store, sample):
+def compare_spark_lists(spark, als_out, store, sample, a_als_users):
     """Spark's lists vs mfkv's for `sample` users: identical, same items in
     another order (near-equal scores), or another item at the cut."""
     import mfkv
     from pyspark.sql import functions as F
-    rows = (spark.read.parquet(als_out).filter(F.col("user") < sample)
+    rows = (spark.read.parquet(als_out).filter(F.col("user") < min(sample, a_als_users))
             .select("user", F.col("recommendations.item").alias("items"),
                     F.col("recommendations.rating").alias("ratings")).collect())
     same = reordered = cut = 0
@@ -139,6 +142,7 @@ def main():
     ap.add_argument("--sample", type=int, default=2000, help="users whose Spark lists are compared")
     ap.add_argument("--mfkv", default=os.path.join(REPO, "zig-out-release/bin/mfkv"))
     ap.add_argument("--shards", type=int, default=2)
+    ap.add_argument("--als-users", type=int, default=10_000, help="ALS timed on at most this many users")
     a = ap.parse_args()
     os.environ.setdefault("MFKV_LIB_DIR", os.path.join(REPO, "zig-out-release/lib"))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -171,9 +175,15 @@ def main():
             job = time.monotonic() - t
 
             als_out = os.path.join(folder, "als-recs.parquet")
+            subset = len(uf) > a.als_users
             t = time.monotonic()
-            model.recommendForAllUsers(K).write.mode("overwrite").parquet(als_out)
-            als = time.monotonic() - t
+            if subset:
+                from pyspark.sql import functions as F
+                who = users.select(F.col("id").alias("user")).filter(F.col("user") < a.als_users)
+                model.recommendForUserSubset(who, K).write.mode("overwrite").parquet(als_out)
+            else:
+                model.recommendForAllUsers(K).write.mode("overwrite").parquet(als_out)
+            als = (time.monotonic() - t) * (len(uf) / a.als_users if subset else 1)
 
             mfkv.build(np.arange(len(uf)), uf, np.arange(len(itf)), itf, k=K, build_time=1, threads=2,
                        path=os.path.join(folder, "single.mfkv"))
@@ -181,14 +191,15 @@ def main():
                            == open(os.path.join(folder, "single.mfkv"), "rb").read())
             cli_equal = records_equal(os.path.join(folder, "spark.mfkv"), os.path.join(folder, "cli.mfkv"))
             n, same, reordered, cut, worst = compare_spark_lists(spark, als_out, os.path.join(folder, "spark.mfkv"),
-                                                                 a.sample)
+                                                                 a.sample, a.als_users)
             s = r["seconds"]
             print(f"\n{name}: {shape[0]:,} users x {shape[1]:,} items, rank {shape[2]}, k={K}, "
                   f"{a.shards} shards; OpenBLAS kernel {kernel}")
             print(f"  single-process mfkv build (CLI, 2 threads)  {single:8.2f} s   [{timings}]")
             print(f"  mfkv Spark job (Parquet -> store)           {job:8.2f} s   = items+broadcast {s['items']:.2f}"
                   f" + shards {s['shards']:.2f} + merge {s['merge']:.2f} + rest {job - sum(s.values()):.2f}")
-            print(f"  ALS recommendForAllUsers(50) -> Parquet     {als:8.2f} s")
+            print(f"  ALS recommendForAllUsers(50) -> Parquet     {als:8.2f} s"
+                  f"{f'   (est.: {a.als_users:,} users timed, scaled)' if subset else ''}")
             print(f"  ratios: ALS / mfkv Spark job {als / job:.1f}x; mfkv Spark job / single process {job / single:.1f}x")
             print(f"  exactness: Spark store == mfkv.build bytes: {bytes_equal}; == CLI store record for record: "
                   f"{cli_equal}")
