@@ -68,6 +68,7 @@ pub fn build(b: *std.Build) !void {
     buildlib_mod.linkLibrary(lib_static);
     linkDeps(buildlib_mod, true);
     const buildlib = b.addLibrary(.{ .name = "mfkvbuild", .root_module = buildlib_mod, .linkage = .dynamic, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
+    buildlib.setVersionScript(b.path("src/buildlib/mfkvbuild.map"));
     b.installArtifact(buildlib);
     b.getInstallStep().dependOn(&b.addInstallHeaderFile(b.path("include/mfkv_build.h"), "mfkv_build.h").step);
 

@@ -12,8 +12,6 @@
 #include "io/factors.h"
 #include "mfkv_build.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static int report(mfkv_build_error *err, const mfkv_diag *d, int rc)
 {
     if (err) {
@@ -73,7 +71,7 @@ static int load_side(const mfkv_build_side *s, uint32_t f, const char *name, int
     return rc;
 }
 
-EXPORT int mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_build_error *err)
+int mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_build_error *err)
 {
     mfkv_diag d = {0};
     if (!path || !p) return report(err, &d, mfkv_fail(&d, MFKV_INVAL, "path and parameters are required"));
@@ -103,7 +101,7 @@ EXPORT int mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_
     return rc ? report(err, &d, rc) : MFKV_OK;
 }
 
-EXPORT int mfkv_merge(const char *path, const char *const *shards, size_t n_shards, mfkv_build_error *err)
+int mfkv_merge(const char *path, const char *const *shards, size_t n_shards, mfkv_build_error *err)
 {
     mfkv_diag d = {0};
     mfkv_merge_summary sum;
@@ -111,7 +109,7 @@ EXPORT int mfkv_merge(const char *path, const char *const *shards, size_t n_shar
     return rc ? report(err, &d, rc) : MFKV_OK;
 }
 
-EXPORT int mfkv_shard_assign(const char *ids, const uint64_t *offsets, size_t n, uint32_t n_shards, uint32_t *out)
+int mfkv_shard_assign(const char *ids, const uint64_t *offsets, size_t n, uint32_t n_shards, uint32_t *out)
 {
     if (n_shards == 0 || (n && (!ids || !offsets || !out))) return MFKV_INVAL;
     for (size_t i = 0; i < n; i++)
