@@ -4,6 +4,7 @@
 //!   src/reader/*.c             libmfkv, the public reader library (include/mfkv.h)
 //!   src/{common,io,builder,train,serve}/*.c   libmfkvcore, internal, linked into the CLI
 //!   src/cli/*.c                the `mfkv` executable
+//!   src/buildlib/*.c           libmfkvbuild, the shared builder library (include/mfkv_build.h)
 //!   tests/unit/test_*.c        one cmocka test program each  -> zig-out/tests/
 //!   tools/bench/*.c            benchmark programs            -> zig-out/bench/
 //! Everything links Debian's system libraries on the native target, so the
@@ -75,7 +76,20 @@ pub fn build(b: *std.Build) !void {
     }
     // A static archive must not link shared libraries (zig would archive the
     // .so files); the programs that use it link them instead.
+    core_mod.pic = true; // also linked into libmfkvbuild.so
     const core = b.addLibrary(.{ .name = "mfkvcore", .root_module = core_mod, .linkage = .static });
+
+    // --- libmfkvbuild: the builder for programs that hold a model in memory --
+    const buildlib_mod = newModule(b, target, optimize);
+    buildlib_mod.pic = true;
+    buildlib_mod.addCSourceFiles(.{ .files = try listC(b, "src/buildlib", null), .flags = &c_flags });
+    buildlib_mod.linkLibrary(core);
+    buildlib_mod.linkLibrary(lib_static);
+    linkDeps(buildlib_mod, true);
+    const buildlib = b.addLibrary(.{ .name = "mfkvbuild", .root_module = buildlib_mod, .linkage = .dynamic, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
+    buildlib.setVersionScript(b.path("src/buildlib/mfkvbuild.map"));
+    b.installArtifact(buildlib);
+    b.getInstallStep().dependOn(&b.addInstallHeaderFile(b.path("include/mfkv_build.h"), "mfkv_build.h").step);
 
     // --- the mfkv CLI ----------------------------------------------------------
     const exe = addProgram(b, target, optimize, "mfkv", try listC(b, "src/cli", null), core, lib_static, false);
@@ -142,6 +156,7 @@ fn addReaderLib(
     // undefined behaviour still stops the program without a runtime to link.
     m.sanitize_c = if (optimize == .Debug) .trap else null;
     m.addCSourceFiles(.{ .files = sources, .flags = &c_flags });
+    m.pic = true; // the static one is linked into libmfkvbuild.so
     if (linkage == .dynamic) {
         m.pic = true;
         linkDeps(m, false);

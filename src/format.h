@@ -80,6 +80,22 @@
  * checksums of every users record (key order), then every items record (key
  * order), then the fallback record if present.  The header is not included
  * (it holds the digest).  `mfkv verify` recomputes it.
+ *
+ * SHARDS.  A shard store (`mfkv build --shard I/N`) is a normal store that
+ * holds only the users u with
+ *
+ *   XXH3_64bits_withSeed(u's id bytes, id_len, MFKV_SHARD_SEED) % N == I
+ *
+ * so any tool can route a user to its shard without opening a store.  Its
+ * item table, fallback list, k and every list are exactly those of the full
+ * build; its header counts only its own users, and its provenance carries
+ * the line "shard=I/N" (MFKV_PROV_SHARD) after the lines a full build
+ * writes.  Every build also records "item_side=xxh3-64:HEX" (MFKV_PROV_ITEM_SIDE),
+ * a digest of the item side of the model (ids in item order, factors,
+ * biases, the global bias), so shards computed from different item sides are
+ * told apart even when built from in-memory arrays.  `mfkv merge` streams
+ * shards 0..N-1 into the store the full build writes, provenance without
+ * the shard line, byte for byte.
  */
 #ifndef MFKV_FORMAT_H
 #define MFKV_FORMAT_H
@@ -108,6 +124,11 @@
 #define MFKV_LIST_ENTRY_LEN 8 /* u32 index + f32 score */
 #define MFKV_ITEM_FIXED_LEN 12
 #define MFKV_HEADER_FIXED_LEN 56
+
+#define MFKV_SHARD_SEED 0x6d666b7673686431ull /* "mfkvshd1" */
+#define MFKV_MAX_SHARDS 65536u
+#define MFKV_PROV_SHARD "shard="
+#define MFKV_PROV_ITEM_SIDE "item_side=xxh3-64:"
 
 #define MFKV_FLAG_FALLBACK 1u
 #define MFKV_FLAG_TITLES 2u

@@ -10,6 +10,10 @@ APT_PACKAGES="gcc pkg-config python3 python3-venv python3-pip valgrind
   liblmdb-dev libxxhash-dev libopenblas-dev libjansson-dev libcsv-dev libmicrohttpd-dev libcmocka-dev
   chromium ${MFKV_EXTRA_APT:-}
   g++ libsimdjson-dev libfast-float-dev"
+# Java for the Spark job of the Python package (python/mfkv/spark.py); the JRE's
+# postinst needs man1, which slim images lack.
+APT_PACKAGES="$APT_PACKAGES openjdk-17-jre-headless"
+mkdir -p /usr/share/man/man1 2>/dev/null || true
 
 missing=""
 for p in $APT_PACKAGES; do
@@ -29,4 +33,14 @@ fi
 if ! .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements.txt; then
     echo "setup: pip could not install tools/requirements.txt" >&2
     exit 1
+fi
+# The Python package (python/) and its Spark job: pinned numpy and pyspark
+# (pip downloads nothing when the pins are already installed), then the
+# package itself, editable so it finds this checkout's zig-out/lib.
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements-python.txt; then
+    echo "setup: pip could not install tools/requirements-python.txt" >&2
+    exit 1
+fi
+if ! .venv/bin/python -c "import mfkv" 2>/dev/null; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ./python
 fi

@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "builder/blas_kernel.h"
+#include "builder/shard.h"
 #include "builder/writer.h"
 #include "common/clock.h"
 #include "common/digest.h"
 #include "mfkv.h"
+#include "reader/record.h"
 
 /* Seen (user, item) pairs in model indices, CSR by user.  Ratings of users or
  * items the model does not know cannot matter and are left out. */
@@ -85,6 +87,26 @@ static int match_titles(const mfkv_model *m, const mfkv_movies *mv, const char *
     return MFKV_OK;
 }
 
+/* The item side of the model (src/format.h, MFKV_PROV_ITEM_SIDE): shards
+ * built from arrays have no input files to digest, yet must prove they
+ * share it. */
+static uint64_t item_side_digest(const mfkv_model *m)
+{
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    for (uint32_t i = 0; i < m->item_ids.n; i++) {
+        size_t len;
+        const char *id = mfkv_idtab_str(&m->item_ids, i, &len);
+        uint32_t l32 = (uint32_t)len;
+        XXH3_64bits_update(&st, &l32, sizeof l32);
+        XXH3_64bits_update(&st, id, len);
+    }
+    XXH3_64bits_update(&st, m->item_factors, (size_t)m->item_ids.n * m->n_factors * sizeof(float));
+    if (m->item_bias) XXH3_64bits_update(&st, m->item_bias, (size_t)m->item_ids.n * sizeof(float));
+    XXH3_64bits_update(&st, &m->global_bias, sizeof m->global_bias);
+    return XXH3_64bits_digest(&st);
+}
+
 /* Inputs are named by file name only, so the store does not depend on
  * where the build ran. */
 static int provenance(const mfkv_build_request *req, char **out, mfkv_diag *d)
@@ -107,6 +129,8 @@ static int provenance(const mfkv_build_request *req, char **out, mfkv_diag *d)
         const char *slash = strrchr(req->inputs[i], '/');
         fprintf(f, "input=%s xxh3-128:%s\n", slash ? slash + 1 : req->inputs[i], hex);
     }
+    fprintf(f, MFKV_PROV_ITEM_SIDE "%016llx\n", (unsigned long long)item_side_digest(req->model));
+    if (req->shard_count) fprintf(f, MFKV_PROV_SHARD "%u/%u\n", req->shard_index, req->shard_count);
     if (fclose(f) != 0) {
         free(buf);
         return mfkv_fail(d, MFKV_NOMEM, "out of memory");
@@ -129,6 +153,7 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
     double t0 = mfkv_now();
 
     int rc = mfkv_model_sort_items(m);
+    if (!rc && req->shard_count) rc = mfkv_model_keep_shard(m, req->shard_index, req->shard_count);
     if (!rc && req->exclude_seen)
         rc = build_exclusions(m, req->exclude_seen, &excl_off, &excl_item, &sum->excluded_pairs);
     if (!rc && req->titles) rc = match_titles(m, req->titles, &titles, &genres, &sum->titled_items);
@@ -143,7 +168,10 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
                             .progress = req->progress, .progress_ctx = req->progress_ctx};
     double t1 = mfkv_now();
     sum->prepare_seconds = t1 - t0;
-    if ((rc = mfkv_topk_compute(m, &topts, &lists, d))) goto out;
+    /* A shard may hold no user at all (few users, many shards): still a
+     * store, so the set of shards is complete for mfkv merge. */
+    if (req->shard_count && m->user_ids.n == 0) lists.k = req->k;
+    else if ((rc = mfkv_topk_compute(m, &topts, &lists, d))) goto out;
     double t2 = mfkv_now();
     sum->topk_seconds = t2 - t1;
 

@@ -24,6 +24,7 @@ typedef struct mfkv_build_request {
     size_t n_inputs;
     const char *options;            /* how it was asked for, for the provenance */
     int64_t build_time;
+    uint32_t shard_index, shard_count; /* shard_count 0: every user; else see src/format.h */
     mfkv_progress_fn progress;
     void *progress_ctx;
 } mfkv_build_request;

@@ -103,8 +103,25 @@ static int by_key_bytes(const void *pa, const void *pb, void *ctx)
     return c ? c : (la > lb) - (la < lb);
 }
 
+static int write_source_users(writer *w, const mfkv_user_source *src)
+{
+    for (uint32_t i = 0; i < src->n_users; i++) {
+        mfkv_user_list u;
+        int rc = src->next(src->ctx, &u, w->d);
+        if (rc == MFKV_NOTFOUND) return mfkv_fail(w->d, MFKV_INTERNAL, "%s: %u users announced, %u given", w->path, src->n_users, i);
+        if (rc || (rc = put_list(w, w->users, u.id, u.id_len, u.item, u.score, u.count, MDB_APPEND))) return rc;
+    }
+    return MFKV_OK;
+}
+
+static uint32_t n_users(const mfkv_store_contents *c)
+{
+    return c->users ? c->users->n_users : c->model->user_ids.n;
+}
+
 static int write_users(writer *w, const mfkv_store_contents *c)
 {
+    if (c->users) return write_source_users(w, c->users);
     const mfkv_idtab *ids = &c->model->user_ids;
     uint32_t *order = malloc((size_t)ids->n * sizeof *order + 1);
     if (!order) return mfkv_fail(w->d, MFKV_NOMEM, "%s: out of memory", w->path);
@@ -167,7 +184,7 @@ static int write_header(writer *w, const mfkv_store_contents *c, uint64_t digest
     mfkv_store_u32(p + 12, MFKV_FORMAT_MINOR);
     mfkv_store_u32(p + 16, c->lists->k);
     mfkv_store_u32(p + 20, c->model->n_factors);
-    mfkv_store_u32(p + 24, c->model->user_ids.n);
+    mfkv_store_u32(p + 24, n_users(c));
     mfkv_store_u32(p + 28, c->model->item_ids.n);
     uint32_t flags = (c->fallback_item ? MFKV_FLAG_FALLBACK : 0) | (c->titles ? MFKV_FLAG_TITLES : 0);
     mfkv_store_u32(p + 32, flags);
@@ -184,7 +201,7 @@ static size_t map_size_for(const mfkv_store_contents *c)
 {
     size_t per_user = mfkv_list_record_len(c->lists->k) + MFKV_MAX_ID_LEN + 64;
     size_t per_item = 2 * MFKV_MAX_TEXT_LEN + MFKV_MAX_ID_LEN + 64;
-    size_t users = (size_t)c->model->user_ids.n * (per_user + 4096 * (per_user > 2000));
+    size_t users = (size_t)n_users(c) * (per_user + 4096 * (per_user > 2000));
     size_t bytes = 2 * (users + (size_t)c->model->item_ids.n * (c->titles ? per_item : 300)) + (64u << 20);
     return (bytes + 4095) & ~(size_t)4095;
 }

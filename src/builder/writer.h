@@ -14,9 +14,28 @@
 #include "common/diag.h"
 #include "common/model.h"
 
+/* Users handed to the writer one at a time, already in LMDB key order (bytes,
+ * then length), so a store can be written from lists that never all sit in
+ * memory at once (mfkv merge).  next() fills one user and returns MFKV_OK,
+ * MFKV_NOTFOUND after the last, or another status (with @p d filled). */
+typedef struct mfkv_user_list {
+    const char *id;
+    size_t id_len;
+    const uint32_t *item;
+    const float *score;
+    uint32_t count;
+} mfkv_user_list;
+
+typedef struct mfkv_user_source {
+    uint32_t n_users; /* exactly how many next() yields: the header and the map size depend on it */
+    int (*next)(void *ctx, mfkv_user_list *out, mfkv_diag *d);
+    void *ctx;
+} mfkv_user_source;
+
 typedef struct mfkv_store_contents {
     const mfkv_model *model;          /* items sorted by id (mfkv_model_sort_items) */
-    const mfkv_topk_result *lists;    /* one list per model user */
+    const mfkv_topk_result *lists;    /* one list per model user; only k is read with users */
+    const mfkv_user_source *users;    /* NULL: the model's users with lists; else these users */
     const char *const *titles;        /* per item, UTF-8, NULL for none; whole array may be NULL */
     const char *const *genres;        /* likewise */
     const uint32_t *fallback_item;    /* NULL for no fallback list */

@@ -40,6 +40,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_u32(const char *opt, const char *s, unsigned long min, unsigned long max, uint32_t *out);
 int cli_parse_double(const char *opt, const char *s, double *out);
 
+/* On SIGINT, SIGTERM and SIGHUP remove the output being written, then die. */
+void cli_remove_partial_on_signals(void);
+
 /* Subcommands: argv[0] is the subcommand name; getopt_long-ready. */
 int cmd_build(int argc, char **argv);
 int cmd_get(int argc, char **argv);
@@ -52,5 +55,6 @@ int cmd_weights(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

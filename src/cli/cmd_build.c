@@ -1,7 +1,6 @@
 /* mfkv build - load a model, compute every user's top-K, publish a store. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +9,8 @@
 
 #include "builder/blas_kernel.h"
 #include "builder/build.h"
+#include "format.h"
 #include "cli.h"
-#include "common/atomic_file.h"
 #include "io/factors.h"
 #include "io/ratings.h"
 #include "progress.h"
@@ -46,6 +45,9 @@ static void usage(FILE *out)
           "  --skip-invalid        with --exclude-seen: skip and count bad lines\n"
           "  --no-fallback         do not store the list for unknown users (top-K by\n"
           "                        global + item bias, served by `mfkv get --fallback`)\n"
+          "  --shard I/N           keep only the users of shard I of N (0 <= I < N): a hash\n"
+          "                        of the user id (src/format.h); lists, items and fallback\n"
+          "                        are exactly the full build's. `mfkv merge` joins shards\n"
           "  --threads N           worker threads (default: all CPUs)\n"
           "  --timings             print seconds spent loading, preparing, computing the\n"
           "                        lists and writing, and the BLAS kernels used, on\n"
@@ -64,14 +66,6 @@ static void usage(FILE *out)
           "\n"
           "exit codes: 0 built, 2 usage, 3 bad input or I/O error\n",
           out);
-}
-
-/* A signal must not leave a half-written temporary next to the store. */
-static void remove_partial_and_die(int sig)
-{
-    if (mfkv_atomic_pending[0]) unlink(mfkv_atomic_pending);
-    signal(sig, SIG_DFL);
-    raise(sig);
 }
 
 static int build_time(int64_t *out)
@@ -96,7 +90,7 @@ typedef struct build_args {
     const char *weights, *user_column, *users, *items, *npy, *model, *output;
     const char *titles, *exclude, *global_bias_text;
     double global_bias;
-    uint32_t k, threads;
+    uint32_t k, threads, shard_index, shard_count;
     int skip_invalid, no_fallback, quiet, timings;
 } build_args;
 
@@ -114,9 +108,22 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+static int parse_shard(const char *s, build_args *a)
+{
+    unsigned i, n;
+    int used = 0;
+    if (sscanf(s, "%u/%u%n", &i, &n, &used) != 2 || s[used] || n < 1 || n > MFKV_MAX_SHARDS || i >= n) {
+        cli_error("--shard: expected I/N with 0 <= I < N <= %u, got '%s'", MFKV_MAX_SHARDS, s);
+        return -1;
+    }
+    a->shard_index = i;
+    a->shard_count = n;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, build_args *a)
 {
-    enum { O_WEIGHTS = 256, O_USERCOL, O_USERS, O_ITEMS, O_GB, O_NPY, O_MODEL, O_TITLES, O_EXCL, O_SKIP, O_NOFB, O_THREADS, O_TIMINGS };
+    enum { O_WEIGHTS = 256, O_USERCOL, O_USERS, O_ITEMS, O_GB, O_NPY, O_MODEL, O_TITLES, O_EXCL, O_SKIP, O_NOFB, O_THREADS, O_TIMINGS, O_SHARD };
     static const struct option opts[] = {
         {"weights", required_argument, 0, O_WEIGHTS}, {"user-column", required_argument, 0, O_USERCOL},
         {"users", required_argument, 0, O_USERS},     {"items", required_argument, 0, O_ITEMS},
@@ -126,6 +133,7 @@ static int parse_args(int argc, char **argv, build_args *a)
         {"exclude-seen", required_argument, 0, O_EXCL}, {"skip-invalid", no_argument, 0, O_SKIP},
         {"no-fallback", no_argument, 0, O_NOFB},      {"threads", required_argument, 0, O_THREADS},
         {"timings", no_argument, 0, O_TIMINGS},       {"quiet", no_argument, 0, 'q'},
+        {"shard", required_argument, 0, O_SHARD},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -150,6 +158,7 @@ static int parse_args(int argc, char **argv, build_args *a)
         case O_NOFB: a->no_fallback = 1; break;
         case O_THREADS: if (cli_parse_u32("--threads", optarg, 1, 1024, &a->threads)) return -1; break;
         case O_TIMINGS: a->timings = 1; break;
+        case O_SHARD: if (parse_shard(optarg, a)) return -1; break;
         case 'q': a->quiet = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
@@ -189,9 +198,7 @@ int cmd_build(int argc, char **argv)
     if (build_time(&when)) return MFKV_EXIT_USAGE;
     if (cli_check_output(output)) return MFKV_EXIT_INPUT;
 
-    signal(SIGINT, remove_partial_and_die);
-    signal(SIGTERM, remove_partial_and_die);
-    signal(SIGHUP, remove_partial_and_die);
+    cli_remove_partial_on_signals();
 
     double t0 = cli_now();
     mfkv_diag d = {0};
@@ -237,6 +244,7 @@ int cmd_build(int argc, char **argv)
         .model = &m, .k = a.k, .threads = a.threads, .exclude_seen = a.exclude ? &seen : NULL,
         .titles = a.titles ? &movies : NULL, .fallback = !a.no_fallback, .inputs = inputs,
         .n_inputs = n_inputs, .options = options, .build_time = when,
+        .shard_index = a.shard_index, .shard_count = a.shard_count,
         .progress = cli_progress_update, .progress_ctx = &bar,
     };
     mfkv_build_summary sum;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder/shard.h"
 #include "cli.h"
 #include "output.h"
 
@@ -40,6 +41,7 @@ typedef struct get_ctx {
     uint32_t n;
     int first;
     int missing;
+    uint32_t shard_index, shard_count; /* shard_count 0: a whole store */
 } get_ctx;
 
 /* One id: print its list; returns a status other than NOTFOUND on hard errors. */
@@ -47,6 +49,15 @@ static int get_one(get_ctx *g, const char *id, size_t len)
 {
     mfkv_list list;
     int rc = len ? mfkv_get(g->st, id, len, &list) : MFKV_NOTFOUND;
+    /* A shard store does not know the users of other shards: say where they
+     * are rather than serving them the list for unknown users. */
+    uint32_t home = g->shard_count && len ? mfkv_shard_of(id, len, g->shard_count) : 0;
+    if (rc == MFKV_NOTFOUND && home != g->shard_index) {
+        cli_error("user '%.*s' not found: it belongs to shard %u/%u, this store holds shard %u/%u", (int)len, id, home,
+                  g->shard_count, g->shard_index, g->shard_count);
+        g->missing = 1;
+        return MFKV_OK;
+    }
     if (rc == MFKV_NOTFOUND && g->fallback) rc = mfkv_fallback(g->st, &list);
     if (rc == MFKV_NOTFOUND) {
         cli_error("user '%.*s' not found", (int)len, id);
@@ -113,6 +124,9 @@ int cmd_get(int argc, char **argv)
     }
     int rc = cli_open_store(store, flags, &g.st);
     if (rc) return rc;
+    mfkv_info info;
+    mfkv_info_get(g.st, &info);
+    mfkv_provenance_shard(info.provenance, info.provenance_len, &g.shard_index, &g.shard_count);
     if (g.fmt == OUT_PREDICT) fputs("{\"predictions\":[", stdout);
     for (int i = optind; i < argc && !rc; i++)
         rc = strcmp(argv[i], "-") ? get_one(&g, argv[i], strlen(argv[i])) : get_stdin(&g);

@@ -10,6 +10,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"build", cmd_build, "compute every user's top-K and write a store"},
+    {"merge", cmd_merge, "join shard stores into the store the full build writes"},
     {"get", cmd_get, "print the recommendations of one or more users"},
     {"info", cmd_info, "print a store's metadata and provenance"},
     {"verify", cmd_verify, "check every record and the whole-store digest"},

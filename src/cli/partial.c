@@ -1,0 +1,20 @@
+/* A signal must not leave a half-written temporary next to an output. */
+#include <signal.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/atomic_file.h"
+
+static void remove_partial_and_die(int sig)
+{
+    if (mfkv_atomic_pending[0]) unlink(mfkv_atomic_pending);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cli_remove_partial_on_signals(void)
+{
+    signal(SIGINT, remove_partial_and_die);
+    signal(SIGTERM, remove_partial_and_die);
+    signal(SIGHUP, remove_partial_and_die);
+}
