@@ -37,12 +37,13 @@
  *    file is complete.  A view obtained BEFORE the change may read the new
  *    bytes or, past a truncation, zeros; check that the next call on the
  *    handle does not return MFKV_CHANGED before trusting such a view.
- *  - How: libmfkv installs, at the first mfkv_open, a process-wide SIGBUS
- *    and SIGSEGV handler (SA_SIGINFO|SA_ONSTACK|SA_NODEFER).  It acts only
- *    on faults inside a store's mapping and passes every other fault to
- *    the handler installed before it (or the default action).  A program
- *    that installs its own handler for these signals after mfkv_open must
- *    chain to the previous one for this protection to hold.
+ *  - How: mfkv_open installs a process-wide SIGBUS and SIGSEGV handler
+ *    (SA_SIGINFO|SA_ONSTACK|SA_NODEFER), or puts it back in front of one
+ *    installed since.  It acts only on faults inside a store's mapping and
+ *    passes every other fault to the handler it displaced (or the default
+ *    action).  A program that installs its own handler for these signals
+ *    after mfkv_open must chain to the previous one, or open its stores
+ *    after installing it, for this protection to hold.
  *
  * The on-disk layout is documented in src/format.h.
  */

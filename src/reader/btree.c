@@ -112,7 +112,7 @@ void mfkv_pages_check_all(const mfkv_pages *p, uint64_t *bad, uint64_t *first_ba
 {
     *bad = 0;
     *first_bad = UINT64_MAX;
-    if (!p->lazy) return;
+    if (!p->index) return; /* format 1.0: the whole-file digest covers the pages */
     for (uint64_t pg = 0; pg < p->n_pages; pg++) {
         if (page_proven(p, pg, 1)) continue;
         if (!*bad) *first_bad = pg;

@@ -20,7 +20,7 @@ typedef struct mfkv_pages {
     size_t map_len;
     size_t psize;
     uint64_t n_pages;         /* LMDB pages */
-    int lazy;                 /* 1: prove each page on first use (format 1.1) */
+    int lazy;                 /* 1: prove each page on first use (format 1.1, checks on) */
     const unsigned char *table; /* page_hash[], in the map */
     uint64_t *index;          /* the table's index, copied and proven at open */
     uint64_t n_chunks;

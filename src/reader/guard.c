@@ -19,8 +19,7 @@ static struct {
 
 static _Thread_local mfkv_guard *current;
 static struct sigaction previous_bus, previous_segv;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int install_failed;
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void pass_on(int sig, siginfo_t *si, void *ctx)
 {
@@ -60,19 +59,28 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
     pass_on(sig, si, ctx);
 }
 
-static void install(void)
+/* Put on_fault in front for @p sig unless it already is, remembering the
+ * handler it displaces. */
+static int install(int sig, struct sigaction *previous)
 {
+    struct sigaction now;
+    if (sigaction(sig, NULL, &now)) return -1;
+    if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_fault) return 0;
     struct sigaction sa = {0};
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    install_failed = sigaction(SIGBUS, &sa, &previous_bus) || sigaction(SIGSEGV, &sa, &previous_segv);
+    return sigaction(sig, &sa, previous);
 }
 
+/* Every open checks, so a handler the program installed since (a test
+ * framework's, say) is chained to rather than left in front. */
 int mfkv_guard_install(void)
 {
-    pthread_once(&once, install);
-    return install_failed ? MFKV_INTERNAL : MFKV_OK;
+    pthread_mutex_lock(&install_lock);
+    int failed = install(SIGBUS, &previous_bus) || install(SIGSEGV, &previous_segv);
+    pthread_mutex_unlock(&install_lock);
+    return failed ? MFKV_INTERNAL : MFKV_OK;
 }
 
 void mfkv_guard_register(const void *lo, size_t len, atomic_int *changed)

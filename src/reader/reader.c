@@ -158,7 +158,6 @@ static int prove(mfkv_store *s)
     }
     p->psize = t->page_size;
     p->n_pages = t->n_pages;
-    if (s->flags & MFKV_OPEN_NO_CHECKSUM) return MFKV_OK;
     p->n_chunks = mfkv_table_chunks(p->n_pages);
     p->table = p->map + p->n_pages * p->psize;
     p->index = malloc(p->n_chunks * MFKV_PAGE_HASH_LEN);
@@ -169,7 +168,8 @@ static int prove(mfkv_store *s)
     if (XXH3_64bits_withSeed(index, p->n_chunks * MFKV_PAGE_HASH_LEN, MFKV_PAGE_DOMAIN) != t->index_hash)
         return MFKV_CORRUPT;
     for (uint64_t c = 0; c < p->n_chunks; c++) p->index[c] = mfkv_load_u64(index + c * MFKV_PAGE_HASH_LEN);
-    p->lazy = 1;
+    /* Without checks the table is still loaded, for mfkv_verify. */
+    p->lazy = !(s->flags & MFKV_OPEN_NO_CHECKSUM);
     return MFKV_OK;
 }
 

@@ -175,7 +175,7 @@ static void scan_pages(scan *sc)
 {
     uint64_t bad, first;
     mfkv_pages_check_all(sc->pages, &bad, &first);
-    sc->report->pages_checked = sc->pages->lazy ? sc->pages->n_pages : 0;
+    sc->report->pages_checked = sc->pages->index ? sc->pages->n_pages : 0;
     sc->report->pages_bad = bad;
     if (!bad) return;
     sc->report->records_bad--; /* problem() counts records; pages are counted apart */
