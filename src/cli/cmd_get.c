@@ -35,6 +35,7 @@ static void usage(FILE *out)
 
 typedef struct get_ctx {
     mfkv_store *st;
+    const char *path;
     out_format fmt;
     int titles, fallback;
     uint32_t n;
@@ -54,7 +55,8 @@ static int get_one(get_ctx *g, const char *id, size_t len)
         return MFKV_OK;
     }
     if (rc) {
-        cli_error("user '%.*s': %s", (int)len, id, mfkv_strerror(rc));
+        /* Damage is found when read (format 1.1): name the store too. */
+        cli_error("%s: user '%.*s': %s", g->path, (int)len, id, mfkv_strerror(rc));
         return rc;
     }
     rc = out_print_list(stdout, g->st, g->fmt, g->titles, id, len, &list, g->n, g->first);
@@ -113,6 +115,7 @@ int cmd_get(int argc, char **argv)
     }
     int rc = cli_open_store(store, flags, &g.st);
     if (rc) return rc;
+    g.path = cli_store_path(store);
     if (g.fmt == OUT_PREDICT) fputs("{\"predictions\":[", stdout);
     for (int i = optind; i < argc && !rc; i++)
         rc = strcmp(argv[i], "-") ? get_one(&g, argv[i], strlen(argv[i])) : get_stdin(&g);

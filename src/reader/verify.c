@@ -179,8 +179,8 @@ static void scan_pages(scan *sc)
     sc->report->pages_bad = bad;
     if (!bad) return;
     sc->report->records_bad--; /* problem() counts records; pages are counted apart */
-    problem(sc, "page %llu at offset %llu does not match its checksum (%llu bad pages)",
-            (unsigned long long)first, (unsigned long long)(first * sc->pages->psize), (unsigned long long)bad);
+    problem(sc, "page %llu at offset %llu does not match its checksum", (unsigned long long)first,
+            (unsigned long long)(first * sc->pages->psize));
 }
 
 static void scan_all(scan *sc)
