@@ -2,8 +2,9 @@
  * format.h - the mfkv store format.  Every on-disk constant lives here.
  *
  * A store is ONE LMDB environment in a single file (MDB_NOSUBDIR), written
- * once by the builder and never modified: readers open it with
- * MDB_RDONLY | MDB_NOLOCK, so no lock file exists or is needed.
+ * once by the builder and never modified.  Readers map it read-only and
+ * walk LMDB's B-tree themselves (src/reader/btree.c), so no lock file
+ * exists or is needed.
  *
  * It holds three named LMDB databases:
  *

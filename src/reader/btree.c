@@ -108,15 +108,17 @@ int mfkv_page_recheck(const mfkv_pages *p, uint64_t pgno)
     return !p->lazy || page_proven(p, pgno, 1) ? MFKV_OK : MFKV_CORRUPT;
 }
 
-void mfkv_pages_check_all(const mfkv_pages *p, uint64_t *bad, uint64_t *first_bad)
+void mfkv_pages_check_all(const mfkv_pages *p, mfkv_pages_damage *d)
 {
-    *bad = 0;
-    *first_bad = UINT64_MAX;
+    *d = (mfkv_pages_damage){0, UINT64_MAX, 0, UINT64_MAX};
     if (!p->index) return; /* format 1.0: the whole-file digest covers the pages */
+    for (uint64_t c = 0; c < p->n_chunks; c++) {
+        if (chunk_proven(p, c, 1)) continue;
+        if (!d->chunks_bad++) d->first_bad_chunk = c;
+    }
     for (uint64_t pg = 0; pg < p->n_pages; pg++) {
         if (page_proven(p, pg, 1)) continue;
-        if (!*bad) *first_bad = pg;
-        ++*bad;
+        if (!d->pages_bad++) d->first_bad_page = pg;
     }
 }
 

@@ -23,6 +23,7 @@ typedef struct mfkv_pages {
     int lazy;                 /* 1: prove each page on first use (format 1.1, checks on) */
     const unsigned char *table; /* page_hash[], in the map */
     uint64_t *index;          /* the table's index, copied and proven at open */
+    int index_bad;            /* it did not match the trailer (only kept so without checks) */
     uint64_t n_chunks;
     _Atomic uint64_t *page_ok, *chunk_ok; /* one bit per proven page / chunk */
 } mfkv_pages;
@@ -40,9 +41,13 @@ int mfkv_page_get(const mfkv_pages *p, uint64_t pgno, const unsigned char **out)
  * proven cannot hide a record. */
 int mfkv_page_recheck(const mfkv_pages *p, uint64_t pgno);
 
-/* Prove every page and every chunk; for verify and iteration. Counts bad
- * pages into *bad and the first one into *first_bad (UINT64_MAX if none). */
-void mfkv_pages_check_all(const mfkv_pages *p, uint64_t *bad, uint64_t *first_bad);
+/* Prove every chunk of the page table and every page, for verify.  Counts
+ * bad chunks and pages (a page of a bad chunk counts as bad too) and gives
+ * the first of each (UINT64_MAX if none). */
+typedef struct mfkv_pages_damage {
+    uint64_t chunks_bad, first_bad_chunk, pages_bad, first_bad_page;
+} mfkv_pages_damage;
+void mfkv_pages_check_all(const mfkv_pages *p, mfkv_pages_damage *d);
 
 /* The main database of the newer of the two meta pages. */
 int mfkv_btree_main(const mfkv_pages *p, mfkv_db *main);

@@ -32,16 +32,20 @@ typedef struct scan {
     mfkv_verify_report *report;
 } scan;
 
-static void problem(scan *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(scan *sc, const char *fmt, ...)
+/* Count one more bad record (@p bad_records is 1) or other damage (0, e.g.
+ * pages, counted apart), and name it if it is the first problem. */
+static void damage(scan *sc, int bad_records, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void damage(scan *sc, int bad_records, const char *fmt, ...)
 {
-    sc->report->records_bad++;
+    sc->report->records_bad += (uint64_t)bad_records;
     if (sc->report->first_problem[0]) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(sc->report->first_problem, sizeof sc->report->first_problem, fmt, ap);
     va_end(ap);
 }
+
+#define problem(sc, ...) damage(sc, 1, __VA_ARGS__)
 
 /* Check framing and checksum of one record; feed its checksum to the digest.
  * Returns the body, or NULL (problem already reported).  A key that came
@@ -170,17 +174,26 @@ static int scan_fallback(scan *sc, const mfkv_db *meta)
 }
 
 /* Every page against the table: first, so the record scan's reports of
- * unreadable trees are explained by the page named here. */
+ * unreadable trees are explained by the page named here.  Damage to the
+ * table itself is named as such (its pages then fail too). */
 static void scan_pages(scan *sc)
 {
-    uint64_t bad, first;
-    mfkv_pages_check_all(sc->pages, &bad, &first);
-    sc->report->pages_checked = sc->pages->index ? sc->pages->n_pages : 0;
-    sc->report->pages_bad = bad;
-    if (!bad) return;
-    sc->report->records_bad--; /* problem() counts records; pages are counted apart */
-    problem(sc, "page %llu at offset %llu does not match its checksum", (unsigned long long)first,
-            (unsigned long long)(first * sc->pages->psize));
+    const mfkv_pages *p = sc->pages;
+    mfkv_pages_damage d;
+    mfkv_pages_check_all(p, &d);
+    sc->report->pages_checked = p->index ? p->n_pages : 0;
+    sc->report->pages_bad = d.pages_bad;
+    uint64_t table = p->n_pages * p->psize, index = table + p->n_pages * MFKV_PAGE_HASH_LEN;
+    if (p->index_bad)
+        damage(sc, 0, "page table index at offset %llu does not match the trailer", (unsigned long long)index);
+    if (d.chunks_bad)
+        damage(sc, 0, "page table chunk %llu at offset %llu does not match the index (%llu bad chunks)",
+               (unsigned long long)d.first_bad_chunk,
+               (unsigned long long)(table + d.first_bad_chunk * MFKV_PAGE_CHUNK * MFKV_PAGE_HASH_LEN),
+               (unsigned long long)d.chunks_bad);
+    if (d.pages_bad)
+        damage(sc, 0, "page %llu at offset %llu does not match its checksum", (unsigned long long)d.first_bad_page,
+               (unsigned long long)(d.first_bad_page * p->psize));
 }
 
 static void scan_all(scan *sc)
@@ -219,5 +232,5 @@ int mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
     XXH3_freeState(sc.digest);
     if (faulted) return MFKV_CHANGED;
     if (report->digest_computed != sc.info.digest) problem(&sc, "store digest mismatch");
-    return report->records_bad || report->pages_bad ? mfkv_store_settle(s, MFKV_CORRUPT) : MFKV_OK;
+    return report->first_problem[0] ? mfkv_store_settle(s, MFKV_CORRUPT) : MFKV_OK;
 }
