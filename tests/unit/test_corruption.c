@@ -6,15 +6,16 @@
  *
  *   record bits    every bit of every record (key and value of each user,
  *                  item, fallback and header record), opened three ways:
- *                  default (the whole-file digest refuses the file);
- *                  MFKV_OPEN_NO_CHECKSUM (no digest, lookups unverified: the
+ *                  default (the page checksums refuse the damaged page);
+ *                  MFKV_OPEN_NO_CHECKSUM (no checks, lookups unverified: the
  *                  promise is no crash, and mfkv_verify, which such callers
- *                  must run, finds it); and "resealed", the trailer digest
- *                  recomputed over the damage, so only the key-seeded
+ *                  must run, finds it); and "resealed", page table and
+ *                  trailer recomputed over the damage, so only the key-seeded
  *                  record checksums stand between it and the caller
  *   meta bits      every bit of the used part of both LMDB meta pages
- *                  (default open; LMDB trusts its meta pages, so the digest
- *                  is what protects them)
+ *                  (default open: their page checksums protect them; and
+ *                  resealed: a forged meta page may be refused, never read
+ *                  wrong or crash)
  *   truncation     at every page boundary, one byte either side, and random
  *                  lengths, default and NO_CHECKSUM
  *   swaps          two records' payloads exchanged (every pair of user
