@@ -30,11 +30,15 @@
  *  - Safe: write the new file beside it and rename() it over the old one
  *    (what `mfkv build` does).  Open handles keep reading the old file,
  *    unchanged; open the path again to see the new one.
- *  - Unsafe: rewriting the file in place (cp, scp, rsync --inplace,
- *    truncation).  Handles open on it then return MFKV_CHANGED (or
- *    MFKV_CORRUPT while the new bytes are half written), never wrong data
- *    from a checksum-verified call and never a crash: reopen once the new
- *    file is complete.  A view obtained BEFORE the change may read the new
+ *  - Unsafe: rewriting the file in place (cp, scp, truncation, rsync
+ *    --inplace).  Handles open on it then return MFKV_CHANGED (or
+ *    MFKV_CORRUPT while the new bytes are half written) and never crash:
+ *    reopen once the new file is complete.  Every successful lookup checks
+ *    that the file still ends in the trailer it had at open, which a copy
+ *    written over it (truncate, then write) cannot pass.  One gap: a
+ *    rewrite that keeps the length and writes the trailer last (rsync
+ *    --inplace, dd conv=notrunc) may, while it runs, let a lookup return a
+ *    checksum-valid record of the NEW file for that user.  A view obtained BEFORE the change may read the new
  *    bytes or, past a truncation, zeros; check that the next call on the
  *    handle does not return MFKV_CHANGED before trusting such a view.
  *  - How: mfkv_open installs a process-wide SIGBUS and SIGSEGV handler

@@ -37,6 +37,7 @@ struct mfkv_store {
     struct stat opened; /* identity and size at open, to tell a changed file */
     atomic_int changed; /* set by guard.c when the mapping faulted */
     mfkv_trailer trailer;
+    unsigned char tail[MFKV_TRAILER_LEN]; /* the trailer's bytes as opened */
     mfkv_pages pages;
     mfkv_db meta, users, items_db;
     mfkv_info info;
@@ -49,6 +50,7 @@ struct mfkv_store {
 static int settle(mfkv_store *s, int rc)
 {
     if (rc == MFKV_OK || rc == MFKV_INVAL) return rc;
+    if (rc == MFKV_CHANGED) atomic_store(&s->changed, 1);
     if (atomic_load(&s->changed)) return MFKV_CHANGED;
     struct stat now;
     if (fstat(s->fd, &now) == 0 &&
@@ -58,6 +60,17 @@ static int settle(mfkv_store *s, int rc)
         return MFKV_CHANGED;
     }
     return rc;
+}
+
+/* Still the file that was opened?  A copy written over it in place (cp,
+ * scp: truncate, then write) faults while shorter and then ends in another
+ * trailer, so a lookup that read pages proven before the copy checks the
+ * trailer after reading: one cache line.  (A rewrite that keeps the length
+ * and writes the trailer last, like rsync --inplace, is caught by the
+ * record checksums and, before a "not found", by re-proving the path.) */
+static int same_file(const mfkv_store *s)
+{
+    return memcmp(s->pages.map + s->pages.map_len - MFKV_TRAILER_LEN, s->tail, MFKV_TRAILER_LEN) == 0;
 }
 
 #define STORE_GUARDED(s, ...) \
@@ -225,6 +238,7 @@ static int open_file(mfkv_store *s, const char *path)
     if (map == MAP_FAILED) return MFKV_IO;
     s->pages.map = map;
     mfkv_guard_register(map, s->pages.map_len, &s->changed);
+    memcpy(s->tail, s->pages.map + s->pages.map_len - MFKV_TRAILER_LEN, MFKV_TRAILER_LEN);
     STORE_GUARDED(s, rc = read_structure(s));
     return rc;
 }
@@ -278,6 +292,7 @@ int mfkv_get(mfkv_store *s, const char *id, size_t id_len, mfkv_list *out)
         size_t len;
         rc = fetch_record(s, &s->users, id, id_len, &body, &len);
         if (!rc) rc = mfkv_decode_list(s, body, len, out);
+        if ((rc == MFKV_OK || rc == MFKV_NOTFOUND) && !same_file(s)) rc = MFKV_CHANGED;
     });
     return rc ? settle(s, rc) : MFKV_OK;
 }
@@ -294,6 +309,7 @@ int mfkv_fallback(mfkv_store *s, mfkv_list *out)
         rc = fetch_record(s, &s->meta, MFKV_KEY_FALLBACK, strlen(MFKV_KEY_FALLBACK), &body, &len);
         if (rc == MFKV_NOTFOUND) rc = MFKV_CORRUPT; /* the header promised one */
         if (!rc) rc = mfkv_decode_list(s, body, len, out);
+        if (!rc && !same_file(s)) rc = MFKV_CHANGED;
     });
     return rc ? settle(s, rc) : MFKV_OK;
 }
@@ -382,6 +398,7 @@ int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *li
         if (!rc && (kl == 0 || kl > MFKV_MAX_ID_LEN || record_body(k, kl, v, vl, 1, &body, &len)))
             rc = MFKV_CORRUPT;
         if (!rc) rc = mfkv_decode_list(s, body, len, list);
+        if ((rc == MFKV_OK || rc == MFKV_NOTFOUND) && !same_file(s)) rc = MFKV_CHANGED;
         if (!rc) {
             *id = (const char *)k;
             *id_len = kl;
