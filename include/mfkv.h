@@ -15,10 +15,39 @@
  *    crash and never wrong data.
  *  - Threads: one mfkv_store handle may be used by any number of threads at
  *    once for mfkv_get, mfkv_fallback, mfkv_item, mfkv_info and mfkv_verify.
- *    Each thread lazily gets its own LMDB read transaction on first use.
- *    mfkv_open and mfkv_close must not race with other calls on the handle.
+ *    The library keeps no per-thread state, so threads may come and go
+ *    freely.  mfkv_open and mfkv_close must not race with other calls on the
+ *    handle.
  *  - Views returned by mfkv_get/mfkv_fallback/mfkv_item point into the
  *    mapping and stay valid until mfkv_close() of the handle.
+ *  - Cost: mfkv_open reads the trailer, the page table's index (8 bytes per
+ *    2 MiB of store) and the item table, whatever the number of users; each
+ *    page of the store is checked against its checksum the first time any
+ *    call reads it (format 1.1).  Stores of format 1.0 are checked whole at
+ *    open, as the builder of that format promised.
+ *
+ * Replacing a store under running readers
+ *  - Safe: write the new file beside it and rename() it over the old one
+ *    (what `mfkv build` does).  Open handles keep reading the old file,
+ *    unchanged; open the path again to see the new one.
+ *  - Unsafe: rewriting the file in place (cp, scp, truncation, rsync
+ *    --inplace).  Handles open on it then return MFKV_CHANGED (or
+ *    MFKV_CORRUPT while the new bytes are half written) and never crash:
+ *    reopen once the new file is complete.  Every successful lookup checks
+ *    that the file still ends in the trailer it had at open, which a copy
+ *    written over it (truncate, then write) cannot pass.  One gap: a
+ *    rewrite that keeps the length and writes the trailer last (rsync
+ *    --inplace, dd conv=notrunc) may, while it runs, let a lookup return a
+ *    checksum-valid record of the NEW file for that user.  A view obtained BEFORE the change may read the new
+ *    bytes or, past a truncation, zeros; check that the next call on the
+ *    handle does not return MFKV_CHANGED before trusting such a view.
+ *  - How: mfkv_open installs a process-wide SIGBUS and SIGSEGV handler
+ *    (SA_SIGINFO|SA_ONSTACK|SA_NODEFER), or puts it back in front of one
+ *    installed since.  It acts only on faults inside a store's mapping and
+ *    passes every other fault to the handler it displaced (or the default
+ *    action).  A program that installs its own handler for these signals
+ *    after mfkv_open must chain to the previous one, or open its stores
+ *    after installing it, for this protection to hold.
  *
  * The on-disk layout is documented in src/format.h.
  */
@@ -55,6 +84,9 @@ typedef enum mfkv_status {
     MFKV_PARSE = 8,     /**< malformed input data (builder and loaders) */
     MFKV_LIMIT = 9,     /**< a size limit was exceeded */
     MFKV_INTERNAL = 10, /**< an unexpected error from a dependency */
+    MFKV_CHANGED = 11,  /**< the file was truncated or rewritten under the open
+                             handle: every later call on it says so; close it
+                             and open the file again (see "Replacing a store") */
 } mfkv_status;
 
 /** Static, human-readable text for a status; never NULL. */
@@ -76,11 +108,12 @@ enum mfkv_open_flags {
 /**
  * Open the store file at @p path read-only.
  *
- * Checks the whole-file digest (unless MFKV_OPEN_NO_CHECKSUM), LMDB's meta
- * pages, that the file is long enough for every page they claim, the mfkv
- * magic and major version, the metadata record's checksum, and every item
- * record (the item table is decoded once, here).  User records are checked
- * as they are read: see mfkv_get() and mfkv_verify().
+ * Checks the trailer and the page table's index (format 1.1) or the
+ * whole-file digest (format 1.0; unless MFKV_OPEN_NO_CHECKSUM), LMDB's meta
+ * pages, the mfkv magic and major version, the metadata record's checksum,
+ * and every item record (the item table is decoded once, here).  User
+ * records and the pages holding them are checked as they are read: see
+ * mfkv_get() and mfkv_verify().
  *
  * @param[out] out  receives the handle on success, NULL otherwise.
  * @return MFKV_OK, MFKV_IO (errno set), MFKV_FORMAT, MFKV_VERSION,
@@ -105,15 +138,17 @@ typedef struct mfkv_list {
  * Look up the ranked list of user @p id (the id as given to the builder,
  * e.g. "1"; @p id_len bytes, no terminator needed).
  *
- * Verifies the record's checksum unless the store was opened with
- * MFKV_OPEN_NO_CHECKSUM.  Allocates nothing.
+ * Verifies every page on the way (the first time it is read) and the
+ * record's checksum, unless the store was opened with MFKV_OPEN_NO_CHECKSUM.
+ * Before saying MFKV_NOTFOUND it checks the pages on the way again, so a
+ * page changed in place cannot hide a user.  Allocates nothing.
  *
- * @return MFKV_OK, MFKV_NOTFOUND, MFKV_CORRUPT or MFKV_INVAL.
+ * @return MFKV_OK, MFKV_NOTFOUND, MFKV_CORRUPT, MFKV_CHANGED or MFKV_INVAL.
  */
 int mfkv_get(mfkv_store *store, const char *id, size_t id_len, mfkv_list *out);
 
 /** The list for users the model does not know: top-K by global + item bias.
- * @return MFKV_OK, MFKV_NOTFOUND (the store has none) or MFKV_CORRUPT. */
+ * @return MFKV_OK, MFKV_NOTFOUND (the store has none), MFKV_CORRUPT or MFKV_CHANGED. */
 int mfkv_fallback(mfkv_store *store, mfkv_list *out);
 
 /** Index (into the item table) of entry @p i of @p list; i < list->count. */
@@ -158,14 +193,21 @@ typedef struct mfkv_verify_report {
     uint64_t records_checked; /**< user, item, fallback and metadata records */
     uint64_t records_bad;
     uint64_t digest_computed; /**< compare with mfkv_info.digest */
-    char first_problem[256];  /**< empty when everything checked out */
+    char first_problem[256];  /**< empty when everything checked out; names the
+                                   user or item, the page and file offset */
+    uint64_t pages_checked;   /**< LMDB pages proven against the page table */
+    uint64_t pages_bad;
 } mfkv_verify_report;
 
 /**
- * Check every record's checksum and layout, the counts in the metadata, that
- * every item index is inside the item table, and the whole-store digest.
+ * Check everything: the whole-file digest, every page against the page
+ * table, every record's checksum and layout, the counts in the metadata,
+ * that every item index is inside the item table, and the store digest.
+ * Lookups no longer need it for safety (they check what they read), but a
+ * server may run it in a background thread on a handle that is serving:
+ * it only reads, and the pages it proves are remembered for lookups.
  * @return MFKV_OK when the store is sound, MFKV_CORRUPT otherwise (with
- *         @p report filled either way), or MFKV_NOMEM/MFKV_INTERNAL.
+ *         @p report filled either way), MFKV_CHANGED, MFKV_IO or MFKV_NOMEM.
  */
 int mfkv_verify(mfkv_store *store, mfkv_verify_report *report);
 
@@ -175,7 +217,8 @@ typedef struct mfkv_iter mfkv_iter;
 /**
  * Start iterating over every user; each mfkv_iter_next() yields the next user
  * id and its checksum-verified list.  Release with mfkv_iter_end() (NULL-safe).
- * mfkv_iter_next returns MFKV_OK, MFKV_NOTFOUND at the end, or MFKV_CORRUPT.
+ * mfkv_iter_next returns MFKV_OK, MFKV_NOTFOUND at the end, MFKV_CORRUPT or
+ * MFKV_CHANGED; after an error the iterator is finished.
  * An iterator belongs to the thread that created it.
  */
 int mfkv_iter_begin(mfkv_store *store, mfkv_iter **out);

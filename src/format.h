@@ -2,8 +2,9 @@
  * format.h - the mfkv store format.  Every on-disk constant lives here.
  *
  * A store is ONE LMDB environment in a single file (MDB_NOSUBDIR), written
- * once by the builder and never modified: readers open it with
- * MDB_RDONLY | MDB_NOLOCK, so no lock file exists or is needed.
+ * once by the builder and never modified.  Readers map it read-only and
+ * walk LMDB's B-tree themselves (src/reader/btree.c), so no lock file
+ * exists or is needed.
  *
  * It holds three named LMDB databases:
  *
@@ -24,24 +25,56 @@
  * flipped key byte, a swapped payload) fails its checksum exactly like a
  * flipped payload byte does.
  *
- * TRAILER.  After LMDB's last page the builder appends MFKV_TRAILER_LEN bytes:
+ * TRAILER.  After LMDB's last page the builder appends (format 1.1) a page
+ * table, then MFKV_TRAILER_LEN bytes:
  *
  *   0   u8[8] magic  MFKV_TRAILER_MAGIC
  *   8   u32   trailer version (1)
  *   12  u32   zero
- *   16  u64   lmdb_len: bytes of LMDB pages before the trailer
- *   24  u64   XXH3_64bits of those lmdb_len bytes
- *   32  u64   zero (reserved)
- *   40  u64   zero (reserved)
- *   48  u64   zero (reserved)
+ *   16  u64   body_len: bytes before the trailer (LMDB pages + page table)
+ *   24  u64   XXH3_64bits of those body_len bytes (the whole-file digest)
+ *   32  u64   n_pages: LMDB pages the page table covers; 0 in format 1.0
+ *   40  u64   XXH3_64bits_withSeed(table index, MFKV_PAGE_DOMAIN)
+ *   48  u32   page size the table was computed with (the LMDB page size)
+ *   52  u32   zero
  *   56  u64   XXH3_64bits of trailer bytes 0..56
  *
- * Readers check it before LMDB touches the file.  LMDB trusts its own page
- * structures (a flipped page size or node flag can make it fault), so the
- * whole file is hashed at open: after that every structure is exactly as the
- * builder wrote it, and the per-record checksums guard each lookup.  The
- * file's length must be exactly lmdb_len + MFKV_TRAILER_LEN, so a truncated
- * or extended file is refused too.
+ * PAGE TABLE (format 1.1), at byte n_pages * page_size:
+ *   u64 page_hash[n_pages]   page_hash[p] = XXH3_64bits_withSeed(page p,
+ *                            page_size, MFKV_PAGE_DOMAIN ^ p)
+ *   u64 index[n_chunks]      one per MFKV_PAGE_CHUNK entries of page_hash
+ *                            (one 4 KiB page of it): XXH3_64bits_withSeed(
+ *                            chunk bytes, MFKV_PAGE_DOMAIN ^ ~chunk number)
+ *   zero bytes up to the next page boundary
+ * so body_len = (n_pages + table pages) * page_size.
+ *
+ * Why this is sound and costs O(1) at open.  LMDB trusts its page structures
+ * (a flipped page size, node offset or flag can make it fault or loop), so a
+ * page's bytes must be proven before any of them steer a read.  Format 1.0
+ * proved the whole file at every open, a cost that grows with the store.
+ * Format 1.1 proves what a lookup reads, when it reads it: the reader checks
+ * the trailer (its own hash), reads the index (8 bytes per 2 MiB of store,
+ * 160 KiB for 40 GB) and checks it against the trailer, and from then on
+ * checks each page-table chunk against the index and each page against the
+ * table the first time anything reads it (src/reader/pages.c keeps an atomic
+ * bit per page and per chunk, so a warm lookup pays one bit test a level).
+ * The reader walks LMDB's B-tree itself (src/reader/btree.c), verifying
+ * every page before it reads a byte of it, so no unproven byte is ever
+ * interpreted.  The seeds tie each hash to its position, so a page or chunk
+ * copied elsewhere fails too.  The per-record checksums stay: they also
+ * guard a page changed after it was proven (a file overwritten in place).
+ *
+ * Compatibility (why this is a MINOR bump, 1.0 -> 1.1).  The table sits
+ * inside body_len and is page-aligned, so a 1.0 reader still reads a 1.1
+ * store: it hashes body_len bytes as before, and LMDB ignores pages past its
+ * last one.  A 1.1 reader reads a 1.0 store (n_pages == 0) with the 1.0
+ * whole-file check at open.  Bump the MAJOR version only for a change old
+ * readers would misread; they refuse a larger major (MFKV_VERSION).
+ *
+ * The file's length must be exactly body_len + MFKV_TRAILER_LEN, so a
+ * truncated or extended file is refused at open.  A file truncated or
+ * rewritten AFTER it was opened is caught while reading (see include/mfkv.h,
+ * MFKV_CHANGED).
  *
  * All integers and floats are little-endian.  LMDB only guarantees 2-byte
  * alignment of values, so readers decode fields with memcpy, never by
@@ -103,7 +136,7 @@
 #define MFKV_MAGIC "MFKVSTOR"
 #define MFKV_MAGIC_LEN 8
 #define MFKV_FORMAT_MAJOR 1u
-#define MFKV_FORMAT_MINOR 0u
+#define MFKV_FORMAT_MINOR 1u /* 1: page table after LMDB pages */
 
 #define MFKV_DB_META "meta"
 #define MFKV_DB_USERS "users"
@@ -116,6 +149,10 @@
 #define MFKV_TRAILER_MAGIC "MFKVTAIL"
 #define MFKV_TRAILER_VERSION 1u
 #define MFKV_TRAILER_LEN 64u
+
+#define MFKV_PAGE_DOMAIN 0x6d666b7670616731ull /* "mfkvpag1" */
+#define MFKV_PAGE_HASH_LEN 8u
+#define MFKV_PAGE_CHUNK 512u /* page-table entries per index entry */
 
 #define MFKV_CHECKSUM_DOMAIN 0x6d666b7672656331ull /* "mfkvrec1" */
 

@@ -248,7 +248,9 @@ int mfkv_store_write(const char *path, const mfkv_store_contents *c, mfkv_diag *
     if (w.env) mdb_env_close(w.env);
     free(w.buf);
     XXH3_freeState(w.digest);
-    if (!rc && mfkv_trailer_append(f.fd)) rc = mfkv_fail_errno(d, "%s: cannot write the trailer", f.tmp);
+    if (!rc && (rc = mfkv_store_seal(f.fd)))
+        rc = rc == MFKV_NOMEM ? mfkv_fail(d, rc, "%s: out of memory", f.tmp)
+                              : mfkv_fail_errno(d, "%s: cannot write the page table and trailer", f.tmp);
     if (rc) {
         mfkv_atomic_abort(&f);
         return rc;

@@ -36,6 +36,7 @@ static void usage(FILE *out)
 
 typedef struct get_ctx {
     mfkv_store *st;
+    const char *path;
     out_format fmt;
     int titles, fallback;
     uint32_t n;
@@ -65,7 +66,8 @@ static int get_one(get_ctx *g, const char *id, size_t len)
         return MFKV_OK;
     }
     if (rc) {
-        cli_error("user '%.*s': %s", (int)len, id, mfkv_strerror(rc));
+        /* Damage is found when read (format 1.1): name the store too. */
+        cli_error("%s: user '%.*s': %s", g->path, (int)len, id, mfkv_strerror(rc));
         return rc;
     }
     rc = out_print_list(stdout, g->st, g->fmt, g->titles, id, len, &list, g->n, g->first);
@@ -124,6 +126,7 @@ int cmd_get(int argc, char **argv)
     }
     int rc = cli_open_store(store, flags, &g.st);
     if (rc) return rc;
+    g.path = cli_store_path(store);
     mfkv_info info;
     mfkv_info_get(g.st, &info);
     mfkv_provenance_shard(info.provenance, info.provenance_len, &g.shard_index, &g.shard_count);

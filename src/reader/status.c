@@ -14,6 +14,7 @@ const char *mfkv_strerror(int status)
     case MFKV_PARSE: return "malformed input";
     case MFKV_LIMIT: return "size limit exceeded";
     case MFKV_INTERNAL: return "internal error in a dependency";
+    case MFKV_CHANGED: return "the store file was changed or truncated after it was opened; reopen it";
     default: return "unknown status";
     }
 }

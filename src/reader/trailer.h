@@ -1,19 +1,42 @@
-/* trailer.h - the whole-file digest after LMDB's pages (see src/format.h). */
+/* trailer.h - the trailer and the page table after LMDB's pages (layout and
+ * reasoning in src/format.h). */
 #ifndef MFKV_TRAILER_H
 #define MFKV_TRAILER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #pragma GCC visibility push(hidden)
 
-/* Check the trailer of the open file @p fd of @p file_size bytes; when
- * @p hash_pages, also hash every LMDB page and compare.  Returns MFKV_OK,
- * MFKV_FORMAT (no or foreign trailer, wrong length), MFKV_VERSION,
- * MFKV_CORRUPT (digest mismatch), MFKV_IO or MFKV_NOMEM. */
-int mfkv_trailer_check(int fd, size_t file_size, int hash_pages);
+typedef struct mfkv_trailer {
+    uint64_t body_len;   /* bytes before the trailer */
+    uint64_t body_hash;  /* XXH3-64 of them */
+    uint64_t n_pages;    /* LMDB pages the page table covers; 0: format 1.0, no table */
+    uint64_t index_hash; /* of the page table's index */
+    uint32_t page_size;
+} mfkv_trailer;
 
-/* Hash the file's current content and append the trailer. MFKV_OK or MFKV_IO. */
-int mfkv_trailer_append(int fd);
+/* Read and check the trailer of the open file @p fd of @p file_size bytes:
+ * magic, version, its own hash, and that the file is exactly as long as it
+ * says.  MFKV_OK, MFKV_FORMAT (no or foreign trailer, wrong length),
+ * MFKV_VERSION, MFKV_CORRUPT (trailer hash) or MFKV_IO. */
+int mfkv_trailer_read(int fd, size_t file_size, mfkv_trailer *t);
+
+/* Hash the whole body (every byte before the trailer) and compare with the
+ * trailer.  MFKV_OK, MFKV_CORRUPT or MFKV_IO. */
+int mfkv_trailer_check_body(int fd, const mfkv_trailer *t);
+
+/* Where the page table's parts lie, for a table over @p n_pages pages. */
+uint64_t mfkv_table_chunks(uint64_t n_pages);
+uint64_t mfkv_table_pages(uint64_t n_pages, size_t page_size);
+
+uint64_t mfkv_page_hash(const void *page, size_t page_size, uint64_t pgno);
+uint64_t mfkv_chunk_hash(const void *chunk, size_t len, uint64_t chunk_no);
+
+/* Builder side: the file @p fd holds exactly LMDB's pages; append the page
+ * table and the trailer.  MFKV_OK, MFKV_FORMAT (not whole pages), MFKV_NOMEM
+ * or MFKV_IO. */
+int mfkv_store_seal(int fd);
 
 #pragma GCC visibility pop
 

@@ -1,33 +1,43 @@
 /*
  * verify.c - the full scan behind `mfkv verify`.
  *
- * mfkv_get checks one record; this proves the whole store: every record's
+ * mfkv_get checks what one lookup reads; this proves the whole store: the
+ * whole-file digest, every page against the page table, every record's
  * checksum and layout, that lists reference only existing items and are in
  * rank order, that the counts match the header, and that the digest of all
  * record checksums equals the one the builder recorded, which also catches
- * records that were dropped or added wholesale.
+ * records that were dropped or added wholesale.  Problems are counted, and
+ * the first is named with its user or item, page and file offset.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/bytes.h"
+#include "reader/guard.h"
 #include "reader/record.h"
 #include "reader/store_internal.h"
-#include "reader/trailer.h"
+
+typedef struct mfkv_val {
+    const unsigned char *p;
+    size_t len;
+} mfkv_val;
 
 typedef struct scan {
     mfkv_store *store;
     mfkv_info info;
-    MDB_txn *txn;
+    const mfkv_pages *pages;
+    uint64_t pgno; /* page of the record being checked */
     XXH3_state_t *digest;
     mfkv_verify_report *report;
 } scan;
 
-static void problem(scan *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(scan *sc, const char *fmt, ...)
+/* Count one more bad record (@p bad_records is 1) or other damage (0, e.g.
+ * pages, counted apart), and name it if it is the first problem. */
+static void damage(scan *sc, int bad_records, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void damage(scan *sc, int bad_records, const char *fmt, ...)
 {
-    sc->report->records_bad++;
+    sc->report->records_bad += (uint64_t)bad_records;
     if (sc->report->first_problem[0]) return;
     va_list ap;
     va_start(ap, fmt);
@@ -35,58 +45,72 @@ static void problem(scan *sc, const char *fmt, ...)
     va_end(ap);
 }
 
+#define problem(sc, ...) damage(sc, 1, __VA_ARGS__)
+
 /* Check framing and checksum of one record; feed its checksum to the digest.
  * Returns the body, or NULL (problem already reported).  A key that came
  * from a cursor must have been checked to lie in the map by the caller. */
-static const unsigned char *check_record(scan *sc, const MDB_val *k, const MDB_val *v, size_t *body_len,
+static const unsigned char *check_record(scan *sc, const mfkv_val *k, const mfkv_val *v, size_t *body_len,
                                          const char *what)
 {
     sc->report->records_checked++;
-    if (!mfkv_in_map(sc->store, v) || v->mv_size < MFKV_RECORD_CHECKSUM_LEN) {
-        problem(sc, "%s record: out of the file's bounds", what);
+    if (v->len < MFKV_RECORD_CHECKSUM_LEN) {
+        problem(sc, "%s: record too short", what);
         return NULL;
     }
-    const unsigned char *p = v->mv_data;
+    const unsigned char *p = v->p;
     uint64_t stored = mfkv_load_u64(p);
     XXH3_64bits_update(sc->digest, p, MFKV_RECORD_CHECKSUM_LEN);
-    *body_len = v->mv_size - MFKV_RECORD_CHECKSUM_LEN;
-    if (stored != mfkv_record_checksum(k->mv_data, k->mv_size, p + MFKV_RECORD_CHECKSUM_LEN, *body_len)) {
-        problem(sc, "%s record: checksum mismatch", what);
+    *body_len = v->len - MFKV_RECORD_CHECKSUM_LEN;
+    if (stored != mfkv_record_checksum(k->p, k->len, p + MFKV_RECORD_CHECKSUM_LEN, *body_len)) {
+        problem(sc, "%s: record checksum mismatch", what);
         return NULL;
     }
     return p + MFKV_RECORD_CHECKSUM_LEN;
 }
 
-static void check_list(scan *sc, const MDB_val *k, const MDB_val *v, const char *what)
+static void check_list(scan *sc, const mfkv_val *k, const mfkv_val *v, const char *what)
 {
     size_t len;
     const unsigned char *body = check_record(sc, k, v, &len, what);
     if (!body) return;
     mfkv_list list;
     if (mfkv_decode_list(sc->store, body, len, &list)) {
-        problem(sc, "%s record: bad length or count", what);
+        problem(sc, "%s: bad list length or count", what);
         return;
     }
     for (uint32_t i = 0; i < list.count; i++) {
         if (mfkv_list_item_index(&list, i) >= sc->info.n_items) {
-            problem(sc, "%s record: entry %u names item %u of %u", what, i, mfkv_list_item_index(&list, i),
+            problem(sc, "%s: entry %u names item %u of %u", what, i, mfkv_list_item_index(&list, i),
                     sc->info.n_items);
             return;
         }
         /* NaN compares false both ways and is caught here too. */
         if (i > 0 && !(mfkv_list_score(&list, i) <= mfkv_list_score(&list, i - 1))) {
-            problem(sc, "%s record: scores out of rank order at entry %u", what, i);
+            problem(sc, "%s: scores out of rank order at entry %u", what, i);
             return;
         }
     }
 }
 
-/* Record @p n (0-based) of the users database. */
-static void check_user(scan *sc, uint64_t n, const MDB_val *k, const MDB_val *v)
+/* "user "ID" (#N, page P at offset O)": where a record is, for a report. */
+static void describe(scan *sc, char *out, size_t cap, const char *kind, const mfkv_val *k, uint64_t n)
 {
-    char what[64];
-    snprintf(what, sizeof what, "user #%llu", (unsigned long long)n + 1);
-    if (!mfkv_in_map(sc->store, k) || k->mv_size == 0 || k->mv_size > MFKV_MAX_ID_LEN) {
+    char id[64];
+    size_t len = k->len < 40 ? k->len : 40;
+    for (size_t i = 0; i < len; i++) id[i] = k->p[i] >= 0x20 && k->p[i] < 0x7f && k->p[i] != '"' ? (char)k->p[i] : '?';
+    id[len] = '\0';
+    snprintf(out, cap, "%s \"%s%s\" (#%llu, page %llu at offset %llu)", kind, id, k->len > 40 ? "..." : "",
+             (unsigned long long)n + 1, (unsigned long long)sc->pgno,
+             (unsigned long long)(k->p - sc->pages->map));
+}
+
+/* Record @p n (0-based) of the users database. */
+static void check_user(scan *sc, uint64_t n, const mfkv_val *k, const mfkv_val *v)
+{
+    char what[160];
+    describe(sc, what, sizeof what, "user", k, n);
+    if (k->len == 0 || k->len > MFKV_MAX_ID_LEN) {
         sc->report->records_checked++;
         problem(sc, "%s: bad key", what);
         return;
@@ -95,13 +119,14 @@ static void check_user(scan *sc, uint64_t n, const MDB_val *k, const MDB_val *v)
 }
 
 /* Record @p n of the items database: its key must be n, big-endian. */
-static void check_item(scan *sc, uint64_t n, const MDB_val *k, const MDB_val *v)
+static void check_item(scan *sc, uint64_t n, const mfkv_val *k, const mfkv_val *v)
 {
-    char what[64];
-    snprintf(what, sizeof what, "item %llu", (unsigned long long)n);
+    char what[160];
+    snprintf(what, sizeof what, "item %llu (page %llu at offset %llu)", (unsigned long long)n,
+             (unsigned long long)sc->pgno, (unsigned long long)(k->p - sc->pages->map));
     unsigned char expect[4];
     mfkv_store_u32be(expect, (uint32_t)n);
-    if (k->mv_size != 4 || !mfkv_in_map(sc->store, k) || memcmp(k->mv_data, expect, 4) != 0) {
+    if (k->len != 4 || memcmp(k->p, expect, 4) != 0) {
         sc->report->records_checked++;
         problem(sc, "%s: key out of sequence", what);
         return;
@@ -112,70 +137,100 @@ static void check_item(scan *sc, uint64_t n, const MDB_val *k, const MDB_val *v)
     if (body && mfkv_decode_item(body, len, &item)) problem(sc, "%s: bad field lengths", what);
 }
 
-/* Visit every record of @p dbi in key order; the count must match the header. */
-static int scan_db(scan *sc, MDB_dbi dbi, uint32_t expected, const char *kind,
-                   void (*check)(scan *, uint64_t, const MDB_val *, const MDB_val *))
+/* Visit every record of @p db in key order; the count must match the header. */
+static int scan_db(scan *sc, const mfkv_db *db, uint32_t expected, const char *kind,
+                   void (*check)(scan *, uint64_t, const mfkv_val *, const mfkv_val *))
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(sc->txn, dbi, &c);
-    if (rc) return rc;
+    mfkv_cursor c;
+    mfkv_cursor_init(&c, sc->pages, db);
     uint64_t n = 0;
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        check(sc, n++, &k, &v);
-    mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND) return rc;
+    mfkv_val k, v;
+    int rc;
+    while ((rc = mfkv_cursor_next(&c, &k.p, &k.len, &v.p, &v.len, &sc->pgno)) == MFKV_OK) check(sc, n++, &k, &v);
+    if (rc != MFKV_NOTFOUND) {
+        problem(sc, "%s: B-tree unreadable after %llu records (%s)", kind, (unsigned long long)n,
+                mfkv_strerror(rc));
+        return 0;
+    }
     if (n != expected) problem(sc, "header says %u %s, store has %llu", expected, kind, (unsigned long long)n);
     return 0;
 }
 
-static int scan_fallback(scan *sc, MDB_dbi dbi)
+static int scan_fallback(scan *sc, const mfkv_db *meta)
 {
-    MDB_val k = {strlen(MFKV_KEY_FALLBACK), (void *)MFKV_KEY_FALLBACK}, v;
-    int rc = mdb_get(sc->txn, dbi, &k, &v);
-    if (rc == MDB_NOTFOUND) {
+    mfkv_val k = {(const unsigned char *)MFKV_KEY_FALLBACK, strlen(MFKV_KEY_FALLBACK)}, v;
+    int rc = mfkv_btree_get(sc->pages, meta, k.p, k.len, &v.p, &v.len);
+    if (rc == MFKV_NOTFOUND) {
         if (sc->info.has_fallback) problem(sc, "header promises a fallback list; none stored");
         return 0;
     }
-    if (rc) return rc;
+    if (rc) {
+        problem(sc, "fallback: %s", mfkv_strerror(rc));
+        return 0;
+    }
     if (!sc->info.has_fallback) problem(sc, "fallback list stored but not in the header");
     check_list(sc, &k, &v, "fallback");
     return 0;
+}
+
+/* Every page against the table: first, so the record scan's reports of
+ * unreadable trees are explained by the page named here.  Damage to the
+ * table itself is named as such (its pages then fail too). */
+static void scan_pages(scan *sc)
+{
+    const mfkv_pages *p = sc->pages;
+    mfkv_pages_damage d;
+    mfkv_pages_check_all(p, &d);
+    sc->report->pages_checked = p->index ? p->n_pages : 0;
+    sc->report->pages_bad = d.pages_bad;
+    uint64_t table = p->n_pages * p->psize, index = table + p->n_pages * MFKV_PAGE_HASH_LEN;
+    if (p->index_bad)
+        damage(sc, 0, "page table index at offset %llu does not match the trailer", (unsigned long long)index);
+    if (d.chunks_bad)
+        damage(sc, 0, "page table chunk %llu at offset %llu does not match the index (%llu bad chunks)",
+               (unsigned long long)d.first_bad_chunk,
+               (unsigned long long)(table + d.first_bad_chunk * MFKV_PAGE_CHUNK * MFKV_PAGE_HASH_LEN),
+               (unsigned long long)d.chunks_bad);
+    if (d.pages_bad)
+        damage(sc, 0, "page %llu at offset %llu does not match its checksum", (unsigned long long)d.first_bad_page,
+               (unsigned long long)(d.first_bad_page * p->psize));
+}
+
+static void scan_all(scan *sc)
+{
+    const mfkv_db *meta, *users, *items;
+    mfkv_store_dbs(sc->store, &meta, &users, &items);
+    scan_pages(sc);
+    scan_db(sc, users, sc->info.n_users, "users", check_user);
+    scan_db(sc, items, sc->info.n_items, "items", check_item);
+    scan_fallback(sc, meta);
 }
 
 int mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
 {
     if (!s || !report) return MFKV_INVAL;
     memset(report, 0, sizeof *report);
-    scan sc = {.store = s, .report = report};
+    scan sc = {.store = s, .report = report, .pages = mfkv_store_pages(s)};
     mfkv_info_get(s, &sc.info);
     report->records_checked = 1; /* the header, checked by mfkv_open */
     sc.digest = XXH3_createState();
     if (!sc.digest) return MFKV_NOMEM;
     XXH3_64bits_reset(sc.digest);
     /* The whole-file digest too: a handle opened without it may be verified. */
-    int fd;
-    if (mdb_env_get_fd(mfkv_store_env(s), &fd) == 0) {
-        int trc = mfkv_trailer_check(fd, mfkv_store_file_size(s), 1);
-        if (trc == MFKV_NOMEM || trc == MFKV_IO) {
-            XXH3_freeState(sc.digest);
-            return trc;
-        }
-        if (trc) problem(&sc, "file digest mismatch: %s", mfkv_strerror(trc));
+    const mfkv_trailer *t;
+    int fd = mfkv_store_fd(s, &t);
+    int body = mfkv_trailer_check_body(fd, t);
+    if (body == MFKV_IO) {
+        XXH3_freeState(sc.digest);
+        return body;
     }
-    MDB_dbi meta, users, items;
-    mfkv_store_dbis(s, &meta, &users, &items);
-    int rc = mdb_txn_begin(mfkv_store_env(s), NULL, MDB_RDONLY, &sc.txn);
-    if (!rc) rc = scan_db(&sc, users, sc.info.n_users, "users", check_user);
-    if (!rc) rc = scan_db(&sc, items, sc.info.n_items, "items", check_item);
-    if (!rc) rc = scan_fallback(&sc, meta);
-    if (sc.txn) mdb_txn_abort(sc.txn);
+    int faulted = 0;
+    MFKV_GUARDED(sc.pages->map, sc.pages->map_len, mfkv_store_changed(s), faulted = 1, scan_all(&sc));
+    /* Reported after the scan, which names WHERE the damage is. */
+    if (body) problem(&sc, "whole-file digest mismatch");
     report->digest_computed = XXH3_64bits_digest(sc.digest);
     XXH3_freeState(sc.digest);
-    if (rc) {
-        problem(&sc, "LMDB structure damaged: %s", mdb_strerror(rc));
-        return MFKV_CORRUPT;
-    }
+    if (faulted) return MFKV_CHANGED;
     if (report->digest_computed != sc.info.digest) problem(&sc, "store digest mismatch");
-    return report->records_bad ? MFKV_CORRUPT : MFKV_OK;
+    return report->first_problem[0] ? mfkv_store_settle(s, MFKV_CORRUPT) : MFKV_OK;
 }

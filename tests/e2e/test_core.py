@@ -227,6 +227,7 @@ def test_corrupt_store_is_refused_not_read(tmp_path, model):
     store = tmp_path / "s.mfkv"
     run("build", "--weights", tmp_path / "w.ndjson", "-o", store, "-q")
     assert run("verify", "-s", store).returncode == 0
+    clean = run("get", "-s", store, "1").stdout
     data = bytearray(store.read_bytes())
     rng = random.Random(5)
     # Under valgrind (MFKV_TEST_LIGHT) a sample of 8 keeps the run short.
@@ -237,8 +238,10 @@ def test_corrupt_store_is_refused_not_read(tmp_path, model):
         path.write_bytes(bytes(bad))
         g = run("get", "-s", path, "1", check=False)
         v = run("verify", "-s", path, check=False)
-        assert g.returncode == 4 and v.returncode == 4, off
-        assert "bad.mfkv" in g.stderr
+        # Pages are checked when read (format 1.1): damage off user 1's
+        # path leaves its answer right; verify finds it anywhere.
+        assert v.returncode == 4, off
+        assert (g.returncode == 4 and "bad.mfkv" in g.stderr) or (g.returncode == 0 and g.stdout == clean), off
     trunc = tmp_path / "trunc.mfkv"
     trunc.write_bytes(bytes(data[: len(data) // 2]))
     assert run("get", "-s", trunc, "1", check=False).returncode == 4

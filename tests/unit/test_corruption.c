@@ -6,32 +6,41 @@
  *
  *   record bits    every bit of every record (key and value of each user,
  *                  item, fallback and header record), opened three ways:
- *                  default (the whole-file digest refuses the file);
- *                  MFKV_OPEN_NO_CHECKSUM (no digest, lookups unverified: the
+ *                  default (the page checksums refuse the damaged page);
+ *                  MFKV_OPEN_NO_CHECKSUM (no checks, lookups unverified: the
  *                  promise is no crash, and mfkv_verify, which such callers
- *                  must run, finds it); and "resealed", the trailer digest
- *                  recomputed over the damage, so only the key-seeded
+ *                  must run, finds it); and "resealed", page table and
+ *                  trailer recomputed over the damage, so only the key-seeded
  *                  record checksums stand between it and the caller
  *   meta bits      every bit of the used part of both LMDB meta pages
- *                  (default open; LMDB trusts its meta pages, so the digest
- *                  is what protects them)
+ *                  (default open: their page checksums protect them; and
+ *                  resealed: a forged meta page may be refused, never read
+ *                  wrong or crash)
  *   truncation     at every page boundary, one byte either side, and random
  *                  lengths, default and NO_CHECKSUM
  *   swaps          two records' payloads exchanged (every pair of user
  *                  records, user/fallback, equal-length items), default,
  *                  NO_CHECKSUM and resealed
  *   appended       garbage after the trailer; garbage plus a new trailer
+ *   deep store     a store whose users B-tree has 3 levels (branch pages
+ *                  under the root; 200-byte ids): sampled bits of EVERY page
+ *                  (LMDB pages, page table and its index) and of every
+ *                  trailer byte, default open: each damaged page is detected
+ *                  by the lookups that reach it and by mfkv_verify, which
+ *                  names it
  *
  * MFKV_TEST_LIGHT=1 (valgrind and ASan stages) runs every 37th case.
  */
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <lmdb.h>
 #include <sys/stat.h>
 
 #include "builder/topk.h"
 #include "builder/writer.h"
 #include "reader/record.h"
+#include "common/bytes.h"
 #include "reader/trailer.h"
 
 #define USERS 24
@@ -244,15 +253,19 @@ static int teardown(void **state)
 enum mode { DEFAULT, NO_CHECKSUM, RESEALED, N_MODES };
 static const char *const mode_name[N_MODES] = {"default", "no-checksum", "resealed"};
 
+/* Bytes of LMDB pages in the built store (before the page table). */
+static size_t lmdb_len(void) { return mfkv_load_u64(fx.orig + fx.len - MFKV_TRAILER_LEN + 32) * fx.page; }
+
 /* Write @p len bytes of @p bytes as the damaged store; when resealing, drop
- * the old trailer and append one that digests the damaged pages. */
+ * the old page table and trailer (the last fx.len - lmdb_len() bytes of a
+ * file that long) and append ones that digest the damaged pages. */
 static void write_damaged(const char *bytes, size_t len, int reseal)
 {
-    tu_spit(fx.path, bytes, reseal ? len - MFKV_TRAILER_LEN : len);
+    tu_spit(fx.path, bytes, reseal ? len - (fx.len - lmdb_len()) : len);
     if (!reseal) return;
     int fd = open(fx.path, O_RDWR);
     assert_true(fd >= 0);
-    assert_int_equal(mfkv_trailer_append(fd), 0);
+    assert_int_equal(mfkv_store_seal(fd), 0);
     close(fd);
 }
 
@@ -386,7 +399,7 @@ static void swapped_payloads(void **state)
 
 static void appended_garbage(void **state)
 {
-    static const size_t extra[] = {1, 7, 63, 64, 65, 4096, 10000};
+    static const size_t extra[] = {1, 7, 63, 64, 65, 4096, 8192};
     char *grown = malloc(fx.len + 10000);
     uint64_t seed = 5;
     tally refused = {0}, resealed = {0};
@@ -395,10 +408,12 @@ static void appended_garbage(void **state)
         for (size_t i = 0; i < extra[e]; i++) grown[fx.len + i] = (char)tu_next(&seed);
         judge("appended garbage", extra[e], grown, fx.len + extra[e], DEFAULT, 1, &refused);
         judge("appended garbage", extra[e], grown, fx.len + extra[e], NO_CHECKSUM, 1, &refused);
-        /* The garbage sealed into a new trailer lies past LMDB's last page:
-         * the store must read exactly as built (or be refused). */
-        memcpy(grown, fx.orig, fx.len - MFKV_TRAILER_LEN);
-        for (size_t i = 0; i < extra[e] + MFKV_TRAILER_LEN; i++) grown[fx.len - MFKV_TRAILER_LEN + i] = (char)tu_next(&seed);
+        /* Whole pages of garbage sealed into a new page table lie past
+         * LMDB's last page: the store must read exactly as built (or be
+         * refused). */
+        if (extra[e] % fx.page) continue;
+        memcpy(grown, fx.orig, lmdb_len());
+        for (size_t i = 0; i < fx.len + extra[e] - lmdb_len(); i++) grown[lmdb_len() + i] = (char)tu_next(&seed);
         judge("garbage + new trailer", extra[e], grown, fx.len + extra[e], RESEALED, 0, &resealed);
     }
     report("appended garbage", &refused, DEFAULT);
@@ -407,12 +422,160 @@ static void appended_garbage(void **state)
     free(grown);
 }
 
+/* ---- a store with a 3-level B-tree --------------------------------------- */
+
+#define DEEP_USERS 700
+#define DEEP_K 2
+#define DEEP_ID_LEN 200
+
+static struct {
+    char path[160];
+    mfkv_model m;
+    mfkv_topk_result r;
+    char *orig;
+    size_t len;
+} deep;
+
+static void deep_id(uint32_t u, char *id)
+{
+    memset(id, 'x', DEEP_ID_LEN);
+    char head[16];
+    int n = snprintf(head, sizeof head, "u%05u", u);
+    memcpy(id, head, (size_t)n);
+}
+
+static void build_deep(void)
+{
+    snprintf(deep.path, sizeof deep.path, "%s/deep.mfkv", fx.dir);
+    mfkv_model *m = &deep.m;
+    mfkv_model_init(m);
+    m->n_factors = 2;
+    char id[DEEP_ID_LEN];
+    uint32_t at;
+    for (uint32_t u = 0; u < DEEP_USERS; u++) {
+        deep_id(u, id);
+        assert_int_equal(mfkv_idtab_intern(&m->user_ids, id, DEEP_ID_LEN, &at, NULL), 0);
+    }
+    for (uint32_t i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "%u", i + 1);
+        assert_int_equal(mfkv_idtab_intern(&m->item_ids, id, strlen(id), &at, NULL), 0);
+    }
+    assert_int_equal(mfkv_model_alloc(m), 0);
+    uint64_t seed = 11;
+    for (size_t i = 0; i < DEEP_USERS * 2; i++) m->user_factors[i] = tu_value(&seed, 0);
+    for (size_t i = 0; i < 5 * 2; i++) m->item_factors[i] = tu_value(&seed, 0);
+    assert_int_equal(mfkv_model_sort_items(m), 0);
+    mfkv_topk_opts o = {.k = DEEP_K, .threads = 1};
+    assert_int_equal(mfkv_topk_compute(m, &o, &deep.r, NULL), 0);
+    mfkv_store_contents c = {.model = m, .lists = &deep.r, .provenance = "builder=deep\n", .build_time = 1};
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_store_write(deep.path, &c, &d), 0);
+    deep.orig = tu_slurp(deep.path, &deep.len);
+    /* LMDB's own view of the tree: 3 levels, so branch pages below the root. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 3);
+    assert_int_equal(mdb_env_open(env, deep.path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, MFKV_DB_USERS, 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    print_message("deep store: %zu bytes, users tree depth %u, %zu branch + %zu leaf pages\n", deep.len,
+                  st.ms_depth, (size_t)st.ms_branch_pages, (size_t)st.ms_leaf_pages);
+    assert_true(st.ms_depth >= 3 && st.ms_branch_pages >= 3);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
+/* Read every user of the damaged deep store; count statuses and wrong data. */
+static outcome read_deep(char *problem, size_t cap)
+{
+    outcome o = {0};
+    mfkv_store *st;
+    int rc = mfkv_open(deep.path, 0, &st);
+    if (rc) {
+        assert_true(rc == MFKV_FORMAT || rc == MFKV_CORRUPT || rc == MFKV_VERSION);
+        o.refused = 1;
+        return o;
+    }
+    char id[DEEP_ID_LEN];
+    mfkv_list l;
+    for (uint32_t u = 0; u < DEEP_USERS; u++) {
+        deep_id(u, id);
+        rc = mfkv_get(st, id, DEEP_ID_LEN, &l);
+        if (rc) o.statuses++;
+        else if (!same_list(&l, deep.r.item + u * DEEP_K, deep.r.score + u * DEEP_K, deep.r.count[u])) o.wrong++;
+    }
+    mfkv_iter *it;
+    assert_int_equal(mfkv_iter_begin(st, &it), 0);
+    const char *iid;
+    size_t iid_len;
+    while ((rc = mfkv_iter_next(it, &iid, &iid_len, &l)) == MFKV_OK) {
+        uint32_t u = (uint32_t)strtoul(iid + 1, NULL, 10);
+        if (u >= DEEP_USERS || !same_list(&l, deep.r.item + u * DEEP_K, deep.r.score + u * DEEP_K, deep.r.count[u]))
+            o.wrong++;
+    }
+    mfkv_iter_end(it);
+    if (rc != MFKV_NOTFOUND) o.statuses++;
+    mfkv_verify_report rep;
+    o.verify_failed = mfkv_verify(st, &rep) != MFKV_OK;
+    snprintf(problem, cap, "%s", rep.first_problem);
+    mfkv_close(st);
+    return o;
+}
+
+static void deep_store_every_page(void **state)
+{
+    build_deep();
+    size_t ps = fx.page, lmdb_pages = mfkv_load_u64(deep.orig + deep.len - MFKV_TRAILER_LEN + 32);
+    uint64_t seed = 2024;
+    tally pages = {0}, table = {0}, trailer = {0};
+    char problem[256];
+    for (size_t off = 0; off < deep.len; off++) {
+        size_t pg = off / ps;
+        int in_trailer = off >= deep.len - MFKV_TRAILER_LEN;
+        /* A random bit of every byte of the trailer and of each page's
+         * header and first node offsets; elsewhere of one byte in 151. */
+        if (!in_trailer && off % ps >= 24 && tu_next(&seed) % 151) continue;
+        if (light_skip()) continue;
+        int bit = (int)(tu_next(&seed) % 8);
+        deep.orig[off] ^= (char)(1 << bit);
+        tu_spit(deep.path, deep.orig, deep.len);
+        outcome o = read_deep(problem, sizeof problem);
+        deep.orig[off] ^= (char)(1 << bit);
+        tally *t = in_trailer ? &trailer : pg < lmdb_pages ? &pages : &table;
+        t->cases++;
+        t->detected += o.refused || o.verify_failed;
+        t->wrong += o.wrong != 0;
+        if (o.wrong) fail_msg("bit %d at %zu (page %zu): WRONG DATA", bit, off, pg);
+        if (!o.refused && !o.verify_failed) fail_msg("bit %d at %zu (page %zu): verify did not notice", bit, off, pg);
+        /* Lookups reach every page of the users tree (iteration included);
+         * the meta, items and main-tree pages are read at open. */
+        if (pg < lmdb_pages && !o.refused && !o.statuses)
+            fail_msg("bit %d at %zu (page %zu): no lookup noticed", bit, off, pg);
+        char want[64];
+        snprintf(want, sizeof want, "page %zu at offset %zu ", pg, pg * ps);
+        if (pg < lmdb_pages && !o.refused && !strstr(problem, want))
+            fail_msg("bit %d at %zu: verify named \"%s\", not page %zu", bit, off, problem, pg);
+    }
+    report("deep store: LMDB pages", &pages, DEFAULT);
+    report("deep store: page table", &table, DEFAULT);
+    report("deep store: trailer", &trailer, DEFAULT);
+    assert_true(pages.cases > 0 && table.cases > 0 && trailer.cases > 0);
+    tu_spit(deep.path, deep.orig, deep.len);
+    free(deep.orig);
+    mfkv_topk_free(&deep.r);
+    mfkv_model_free(&deep.m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_record_bit), cmocka_unit_test(every_meta_page_bit),
         cmocka_unit_test(truncation),       cmocka_unit_test(swapped_payloads),
-        cmocka_unit_test(appended_garbage),
+        cmocka_unit_test(appended_garbage), cmocka_unit_test(deep_store_every_page),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,10 @@
  * bench_lookup - nanoseconds per lookup in an mfkv store, warm, random ids:
  *   mfkv_get (checksum verified), mfkv_get (MFKV_OPEN_NO_CHECKSUM), and a
  *   bare LMDB mdb_get of the same keys in a long-lived read transaction: the
- *   floor mfkv's framing and checks are measured against.
+ *   floor mfkv's framing and checks are measured against.  Then the cold
+ *   costs, each on a fresh handle (file in the page cache): mfkv_open, and
+ *   the first lookup of distinct random users, which proves the pages on
+ *   its path (format 1.1) before the handle remembers them.
  *
  * usage: bench_lookup STORE [LOOKUPS] [REPEATS]      prints one TSV row per
  * method: method, users, lookups, median ns/op, min ns/op.
@@ -59,6 +62,27 @@ static double run_lmdb(MDB_txn *txn, MDB_dbi dbi, const key *keys, size_t n)
     }
     sink += acc;
     return (now() - t) / (double)n * 1e9;
+}
+
+/* A fresh handle: ns to open it, and ns per first lookup of @p n distinct
+ * users (each proves the pages on its path once). */
+static void run_cold(const char *path, const key *users, size_t n_users, size_t n, double *open_ns,
+                     double *first_ns)
+{
+    double t = now();
+    mfkv_store *st;
+    if (mfkv_open(path, 0, &st)) exit(1);
+    *open_ns = (now() - t) * 1e9;
+    size_t step = n_users / n ? n_users / n : 1;
+    t = now();
+    uint64_t acc = 0;
+    for (size_t i = 0, u = 0; i < n; i++, u = (u + step * 7919) % n_users) {
+        mfkv_list l;
+        if (mfkv_get(st, users[u].s, users[u].len, &l) == MFKV_OK) acc += l.count;
+    }
+    sink += acc;
+    *first_ns = (now() - t) / (double)n * 1e9;
+    mfkv_close(st);
 }
 
 static void report(const char *method, size_t users, size_t n, double *ns, int reps)
@@ -124,10 +148,15 @@ int main(int argc, char **argv)
         b[r] = run_mfkv(fast, seq, lookups);
         c[r] = run_lmdb(txn, dbi, seq, lookups);
     }
+    double opened[64], first[64];
+    size_t cold = n_users < 1000 ? n_users : 1000;
+    for (int r = 0; r < reps; r++) run_cold(argv[1], users, n_users, cold, &opened[r], &first[r]);
     printf("method\tusers\tlookups\tmedian_ns\tmin_ns\n");
     report("mfkv_get", n_users, lookups, a, reps);
     report("mfkv_get_no_checksum", n_users, lookups, b, reps);
     report("mdb_get", n_users, lookups, c, reps);
+    report("mfkv_open", n_users, 1, opened, reps);
+    report("mfkv_get_first_touch", n_users, cold, first, reps);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     mfkv_close(fast);
