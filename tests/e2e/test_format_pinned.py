@@ -245,25 +245,90 @@ def test_today_builder_writes_a_pinned_format(tmp_path):
     assert strip(new["provenance"]) == strip(pinned["provenance"])
 
 
-def patch_header(src, dst, major=None, minor=None):
-    """Copy a format-1 store with its header's version changed, its record
-    checksum, trailer digest and trailer hash recomputed: a store a newer
-    mfkv could have written, intact in every check but the version."""
+def forge(src, dst, change):
+    """Copy a format-1 store with record bodies changed in place by
+    change(db, key, body) -> new body of the same length (or None), and every
+    checksum recomputed: record checksums, the store digest in the header,
+    the trailer.  The result is intact in every check but the one the change
+    is about, like a file a buggy or hostile writer could produce."""
     data = bytearray(open(src, "rb").read())
-    pos = data.find(b"MFKVSTOR")
-    assert data.find(b"MFKVSTOR", pos + 1) == -1
-    (plen,) = struct.unpack_from("<I", data, pos + 36)
-    if major is not None:
-        struct.pack_into("<I", data, pos + 8, major)
-    if minor is not None:
-        struct.pack_into("<I", data, pos + 12, minor)
-    seed = xxhash.xxh3_64_intdigest(b"header") ^ DOMAIN
-    struct.pack_into("<Q", data, pos - 8, xxhash.xxh3_64_intdigest(bytes(data[pos:pos + 56 + plen]), seed))
+    records = parse_v1(src)["records"]
+
+    def patch(value, body):
+        pos = data.find(value)
+        assert pos >= 0 and data.find(value, pos + 1) == -1 and len(body) == len(value) - 8
+        data[pos + 8:pos + len(value)] = body
+        return pos
+
+    def seal(pos, key, n):
+        seed = xxhash.xxh3_64_intdigest(key) ^ DOMAIN
+        c = xxhash.xxh3_64_intdigest(bytes(data[pos + 8:pos + 8 + n]), seed)
+        struct.pack_into("<Q", data, pos, c)
+        return c
+
+    checksums = []
+    meta = dict(records["meta"])
+    for db, key, value in ([("users", k, v) for k, v in records["users"]] + [("items", k, v) for k, v in records["items"]]
+                           + [("meta", b"fallback", meta[b"fallback"])]):
+        body = change(db, key, value[8:])
+        if body is None:
+            checksums.append(struct.unpack_from("<Q", value)[0])
+        else:
+            checksums.append(seal(patch(value, body), key, len(body)))
+    header = bytearray(change("meta", b"header", meta[b"header"][8:]) or meta[b"header"][8:])
+    struct.pack_into("<Q", header, 48, xxhash.xxh3_64_intdigest(b"".join(struct.pack("<Q", c) for c in checksums)))
+    seal(patch(meta[b"header"], bytes(header)), b"header", len(header))
     t = len(data) - TRAILER_LEN
     struct.pack_into("<Q", data, t + 24, xxhash.xxh3_64_intdigest(bytes(data[:t])))
     struct.pack_into("<Q", data, t + 56, xxhash.xxh3_64_intdigest(bytes(data[t:t + 56])))
     with open(dst, "wb") as f:
         f.write(data)
+
+
+def header_field(offset, value):
+    def change(db, key, body):
+        if key != b"header":
+            return None
+        b = bytearray(body)
+        struct.pack_into("<I", b, offset, value)
+        return bytes(b)
+    return change
+
+
+def patch_header(src, dst, major=None, minor=None):
+    """A store a newer mfkv could have written: only the version differs."""
+    forge(src, tmp := str(dst) + ".1", header_field(8, major if major is not None else 1))
+    forge(tmp, dst, header_field(12, minor if minor is not None else 0))
+    os.unlink(tmp)
+
+
+def test_forged_records_are_refused(tmp_path):
+    """Records with valid checksums that break the format's rules (a buggy or
+    hostile writer) are refused as corrupt, never served."""
+    src = os.path.join(FIXTURES, "format-v1", "store.mfkv")
+    good = run("get", "-s", src, "1").stdout
+
+    # k lowered to 3 in the header: every stored list (4 entries) is now too long.
+    forge(src, tmp_path / "k.mfkv", header_field(16, K - 1))
+    p = run("get", "-s", tmp_path / "k.mfkv", "1", check=False)
+    assert p.returncode == 4 and p.stdout == "", p.stderr
+
+    # An item whose three lengths add up to one byte less than its record.
+    def short_title(db, key, body):
+        if db != "items":
+            return None
+        id_len, title_len, genres_len = struct.unpack_from("<III", body)
+        if title_len == 0:
+            return None
+        return struct.pack("<III", id_len, title_len - 1, genres_len) + body[12:]
+    forge(src, tmp_path / "item.mfkv", short_title)
+    p = run("get", "-s", tmp_path / "item.mfkv", "1", check=False)
+    assert p.returncode == 4 and p.stdout == "", p.stderr
+
+    # The forger itself changes nothing when asked to change nothing.
+    forge(src, tmp_path / "same.mfkv", lambda db, key, body: None)
+    assert (tmp_path / "same.mfkv").read_bytes() == open(src, "rb").read()
+    assert run("get", "-s", tmp_path / "same.mfkv", "1").stdout == good
 
 
 def test_newer_major_version_is_refused_newer_minor_read(tmp_path):
