@@ -120,7 +120,11 @@ fn addReaderLib(
         linkDeps(m, false);
         m.linkSystemLibrary("pthread", .{ .use_pkg_config = .no });
     }
-    return b.addLibrary(.{ .name = "mfkv", .root_module = m, .linkage = linkage, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
+    const lib = b.addLibrary(.{ .name = "mfkv", .root_module = m, .linkage = linkage, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
+    // A Debug archive calls UBSan's handlers: carry zig's runtime for them, or
+    // a program linking libmfkv.a with another compiler has them undefined.
+    if (linkage == .static) lib.bundle_ubsan_rt = true;
+    return lib;
 }
 
 fn addProgram(
