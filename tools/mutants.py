@@ -65,10 +65,12 @@ MUTANTS = [
                  "    if (!rc) rc = mfkv_model_sort_items(m);\n    if (!rc && req->exclude_seen)\n"
                  "        rc = build_exclusions(m, req->exclude_seen, &excl_off, &excl_item, &sum->excluded_pairs);")],
          what="titles matched before the sort: items show other items' titles"),
-    dict(id="fallback-tie-by-index-desc", file="src/builder/topk.c",
+    dict(id="visit-order-ties-reversed", file="src/builder/topk.c",
          edits=[("    if (bias[a] != bias[b]) return bias[a] > bias[b] ? -1 : 1;\n    return (a > b) - (a < b);",
                  "    if (bias[a] != bias[b]) return bias[a] > bias[b] ? -1 : 1;\n    return (a < b) - (a > b);")],
-         what="the fallback's equal-bias items visited in reverse index order"),
+         what="items of equal bias scored in reverse index order",
+         equivalent="the visit order only decides which items are scored first (pruning); every kept "
+                    "candidate is ranked by (exact score, index) afterwards, so no list changes"),
     dict(id="score-without-user-bias", file="src/builder/topk.c",
          edits=[("    double base = m->global_bias + (double)m->user_bias[user];",
                  "    double base = m->global_bias;")],
@@ -164,7 +166,8 @@ def run_tests(dst, folder, timeout):
         except subprocess.TimeoutExpired:
             return "killed", f"{cmd[-1]} (timeout)"
         if p.returncode != 0:
-            return "killed", os.path.basename(cmd[-1])
+            failed = [l.split()[1] for l in p.stdout.decode(errors="replace").splitlines() if l.startswith("FAILED ")]
+            return "killed", os.path.basename(failed[0].split("::")[0]) if failed else os.path.basename(cmd[-1])
     return "survived", ""
 
 

@@ -223,12 +223,14 @@ def test_todays_reader_reads_the_pinned_store(folder):
 
 def test_today_builder_writes_a_pinned_format(tmp_path):
     """Today's build of the newest folder's inputs must give exactly the
-    records pinned in the folder of the version it writes."""
+    records pinned in the folder of the version it writes.  The inputs are
+    named by absolute paths elsewhere: the store must not depend on where it
+    was built (provenance names files, not paths)."""
     newest = FOLDERS[-1]
     for name in ("weights.ndjson", "ratings.csv", "movies.csv"):
         shutil.copy(os.path.join(newest, name), tmp_path / name)
-    run("build", "--weights", "weights.ndjson", "--titles", "movies.csv", "--exclude-seen", "ratings.csv",
-        "-k", K, "--threads", 1, "-o", "store.mfkv", "-q", cwd=tmp_path)
+    run("build", "--weights", tmp_path / "weights.ndjson", "--titles", tmp_path / "movies.csv",
+        "--exclude-seen", tmp_path / "ratings.csv", "-k", K, "--threads", 1, "-o", tmp_path / "store.mfkv", "-q")
     new = raw(tmp_path / "store.mfkv")
     name = f"format-v{new['major']}" + (f".{new['minor']}" if new["minor"] else "")
     pinned_path = os.path.join(FIXTURES, name, "store.mfkv")
