@@ -6,7 +6,7 @@
     .venv/bin/python tools/mutants.py --tests-from main   the tests of another revision
     .venv/bin/python tools/mutants.py --list          the mutants, without running
 
-A curated list (MUTANTS below) of small, realistic bugs in src/builder,
+A curated list (tools/mutants.txt) of small, realistic bugs in src/builder,
 src/reader, src/io, src/train and src/common: each changes one thing a user
 would notice (an order, a bound, a check, a formula).  For each mutant the
 script copies the working tree to a scratch folder (the checkout itself is
@@ -47,110 +47,35 @@ TESTS = {
                    E2E("test_core.py", "test_order_and_ties.py", "test_format_pinned.py")],
 }
 
-# id, file, [(find, replace), ...], what a user would get; optional
-# "equivalent": why no output can change.  Each find must occur exactly once.
-MUTANTS = [
-    # src/builder
-    dict(id="build-exclusions-before-sort", file="src/builder/build.c",
-         edits=[("    int rc = mfkv_model_sort_items(m);\n    if (!rc && req->exclude_seen)",
-                 "    int rc = 0;\n    if (!rc && req->exclude_seen)"),
-                ("    if (!rc && req->titles) rc = match_titles(",
-                 "    if (!rc) rc = mfkv_model_sort_items(m);\n    if (!rc && req->titles) rc = match_titles(")],
-         what="exclusions use item indices from before the sort: seen items recommended"),
-    dict(id="build-titles-before-sort", file="src/builder/build.c",
-         edits=[("    int rc = mfkv_model_sort_items(m);\n    if (!rc && req->exclude_seen)\n"
-                 "        rc = build_exclusions(m, req->exclude_seen, &excl_off, &excl_item, &sum->excluded_pairs);\n"
-                 "    if (!rc && req->titles) rc = match_titles(m, req->titles, &titles, &genres, &sum->titled_items);",
-                 "    int rc = 0;\n    if (!rc && req->titles) rc = match_titles(m, req->titles, &titles, &genres, &sum->titled_items);\n"
-                 "    if (!rc) rc = mfkv_model_sort_items(m);\n    if (!rc && req->exclude_seen)\n"
-                 "        rc = build_exclusions(m, req->exclude_seen, &excl_off, &excl_item, &sum->excluded_pairs);")],
-         what="titles matched before the sort: items show other items' titles"),
-    dict(id="visit-order-ties-reversed", file="src/builder/topk.c",
-         edits=[("    if (bias[a] != bias[b]) return bias[a] > bias[b] ? -1 : 1;\n    return (a > b) - (a < b);",
-                 "    if (bias[a] != bias[b]) return bias[a] > bias[b] ? -1 : 1;\n    return (a < b) - (a > b);")],
-         what="items of equal bias scored in reverse index order",
-         equivalent="the visit order only decides which items are scored first (pruning); every kept "
-                    "candidate is ranked by (exact score, index) afterwards, so no list changes"),
-    dict(id="score-without-user-bias", file="src/builder/topk.c",
-         edits=[("    double base = m->global_bias + (double)m->user_bias[user];",
-                 "    double base = m->global_bias;")],
-         what="stored scores lack the user bias"),
-    dict(id="provenance-full-path", file="src/builder/build.c",
-         edits=[("input=%s xxh3-128:%s\\n\", slash ? slash + 1 : req->inputs[i]",
-                 "input=%s xxh3-128:%s\\n\", req->inputs[i]")],
-         what="provenance names the full input path: the store depends on where it was built"),
-    dict(id="checksum-domain-changed", file="src/format.h",
-         edits=[("#define MFKV_CHECKSUM_DOMAIN 0x6d666b7672656331ull", "#define MFKV_CHECKSUM_DOMAIN 0x6d666b7672656332ull")],
-         what="every store written by the previous version becomes unreadable"),
-    dict(id="fallback-one-short", file="src/builder/topk.c",
-         edits=[("    *count = n < k ? n : k;", "    *count = n < k ? n : k - 1;")],
-         what="the fallback list holds k - 1 items"),
-    # src/reader
-    dict(id="reader-accepts-newer-major", file="src/reader/reader.c",
-         edits=[("    if (in->format_major != MFKV_FORMAT_MAJOR)", "    if (in->format_major < MFKV_FORMAT_MAJOR)")],
-         what="a store of a newer major format is read instead of refused"),
-    dict(id="reader-skips-record-checksum", file="src/reader/reader.c",
-         edits=[("    if (check && mfkv_load_u64(p) != mfkv_record_checksum(", "    if (0 && mfkv_load_u64(p) != mfkv_record_checksum(")],
-         what="a damaged record is served as data"),
-    dict(id="reader-list-count-over-k", file="src/reader/reader.c",
-         edits=[("    if (count > s->info.k || len != MFKV_LIST_COUNT_LEN", "    if (count > s->info.k + 1 || len != MFKV_LIST_COUNT_LEN")],
-         what="a list longer than k is accepted"),
-    dict(id="reader-item-len-unchecked", file="src/reader/reader.c",
-         edits=[("MFKV_ITEM_FIXED_LEN + id_len + title_len + genres_len != len)",
-                 "MFKV_ITEM_FIXED_LEN + id_len + title_len + genres_len > len)")],
-         what="an item record with trailing bytes is accepted"),
-    dict(id="trailer-hash-unchecked", file="src/reader/trailer.c",
-         edits=[("    if (mfkv_load_u64(t + 56) != XXH3_64bits(t, 56)) return MFKV_CORRUPT;", "")],
-         what="damage to the trailer's reserved bytes goes unnoticed"),
-    # src/io
-    dict(id="ndjson-factor-from-position", file="src/io/bqml_ndjson.c",
-         edits=[("mfkv_factor_rows_put(r, &w, index, (uint32_t)factor, weight, d)",
-                 "mfkv_factor_rows_put(r, &w, index, (uint32_t)(i + 1), weight, d)")],
-         what="factors permuted when an export lists them in another order"),
-    dict(id="ratings-skip-not-counted", file="src/io/ratings.c",
-         edits=[("        if (rc == MFKV_PARSE && opts->skip_invalid)\n            opts->skipped++;",
-                 "        if (rc == MFKV_PARSE && opts->skip_invalid)\n            rc = MFKV_OK;")],
-         what="--skip-invalid lines are neither counted nor skipped"),
-    dict(id="movies-genres-dropped", file="src/io/movies.c",
-         edits=[("cg >= 0 ? f[cg] : \"\", cg >= 0 ? flen[cg] : 0", "\"\", 0")],
-         what="genres of every movie lost"),
-    dict(id="csv-conflicting-bias-accepted", file="src/io/bqml_csv.c",
-         edits=[("    if (!added && r->bias[index] != bias) {", "    if (0 && !added && r->bias[index] != bias) {")],
-         what="two different biases for one id in the long CSV: the first silently wins"),
-    dict(id="npy-fortran-order-accepted", file="src/io/npy.c",
-         edits=[("    if (h->fortran)\n", "    if (0 && h->fortran)\n")],
-         what="a Fortran-order array read as C order: factors transposed"),
-    # src/train
-    dict(id="als-trains-on-holdout", file="src/train/als.c",
-         edits=[("        if (keep[j] == want) c->start[rows[j] + 1]++;", "        if (keep[j] == want || !want) c->start[rows[j] + 1]++;"),
-                ("        if (keep[j] != want) continue;", "        if (keep[j] != want && want) continue;")],
-         what="held-out ratings also fit ALS: --holdout evaluation looks better than it is"),
-    dict(id="ndcg-discount-off-by-one", file="src/train/eval.c",
-         edits=[("        dcg += 1.0 / log2((double)j + 2);", "        dcg += 1.0 / log2((double)j + 3);")],
-         what="NDCG@k under-reported"),
-    dict(id="map-divides-by-k", file="src/train/eval.c",
-         edits=[("    out->map_at_k = ap / (double)ideal;", "    out->map_at_k = ap / (double)k;")],
-         what="MAP@k under-reported for users with fewer than k relevant items"),
-    dict(id="eval-median-upper", file="src/train/eval.c",
-         edits=[("n % 2 ? abs_err[n / 2] : (abs_err[n / 2 - 1] + abs_err[n / 2]) / 2;", "abs_err[n / 2];")],
-         what="median absolute error wrong for an even count"),
-    dict(id="no-per-rating-penalty", file="src/train/als.c",
-         edits=[("static double row_penalty(const solver *w, size_t n) { return w->l2 + w->l2_per_rating * (double)n; }",
-                 "static double row_penalty(const solver *w, size_t n) { return w->l2; }")],
-         what="--l2-per-rating ignored"),
-    dict(id="recall-over-k", file="src/train/eval.c",
-         edits=[("    out->recall_at_k = (double)hits / (double)n_relevant;", "    out->recall_at_k = (double)hits / (double)k;")],
-         what="recall@k divided by k instead of the relevant count"),
-    # src/common
-    dict(id="id-compare-as-text", file="src/common/idtab.c",
-         edits=[("        if (alen != blen) return alen < blen ? -1 : 1;\n        return memcmp(a, b, alen);",
-                 "        int c = memcmp(a, b, alen < blen ? alen : blen);\n        if (c) return c;\n"
-                 "        return alen < blen ? -1 : alen > blen;")],
-         what="tied items come out 10 100 9 instead of 9 10 100"),
-    dict(id="id-leading-zero-numeric", file="src/common/idtab.c",
-         edits=[("    if (len == 0 || len > 19 || (len > 1 && s[0] == '0')) return 0;", "    if (len == 0 || len > 19) return 0;")],
-         what="\"007\" and \"7\" ordered as the same number"),
-]
+def load_mutants(path):
+    """Parse tools/mutants.txt (its header says the format)."""
+    mutants, m, block = [], None, None
+    for line in open(path).read().split("\n"):
+        if m is None:
+            if line.startswith("mutant "):
+                _, ident, file = line.split()
+                m = {"id": ident, "file": file, "edits": []}
+            continue
+        if block is None and line.startswith(("what ", "equivalent ")):
+            key, text = line.split(" ", 1)
+            m[key] = text
+        elif line in ("find", "replace", "end"):
+            if block is not None:
+                text = "\n".join(block[1])
+                if block[0] == "find":
+                    m["edits"].append([text, None])
+                else:
+                    m["edits"][-1][1] = text
+            block = (line, []) if line != "end" else None
+            if line == "end":
+                mutants.append(m)
+                m = None
+        elif block is not None:
+            block[1].append(line)
+    return mutants
+
+
+MUTANTS = load_mutants(os.path.join(ROOT, "tools", "mutants.txt"))
 
 
 def folder_of(m):

@@ -22,13 +22,14 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 
 import lmdb
 import pytest
 import xxhash
 
-MFKV = os.environ.get("MFKV_BIN", "zig-out/bin/mfkv")
+import mfkv_util
+from mfkv_util import f32, id_key
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 FOLDERS = sorted(glob.glob(os.path.join(FIXTURES, "format-v*")))
 K = 4
@@ -37,22 +38,8 @@ TRAILER_LEN = 64
 ENV = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
 
 
-def run(*args, check=True, cwd=None):
-    p = subprocess.run([MFKV, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=ENV)
-    if check and p.returncode != 0:
-        raise AssertionError(f"mfkv {args} exited {p.returncode}: {p.stderr}")
-    return p
-
-
-def f32(x):
-    return struct.unpack("<f", struct.pack("<f", x))[0]
-
-
-def id_key(i):
-    """The documented item order: canonical unsigned decimals numerically,
-    before every other id, which compare byte-wise."""
-    canonical = re.fullmatch(r"0|[1-9][0-9]{0,18}", i) is not None
-    return (0, int(i), b"") if canonical else (1, 0, i.encode())
+def run(*args, check=True):
+    return mfkv_util.run(*args, check=check, env=ENV)
 
 
 class Inputs:

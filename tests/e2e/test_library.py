@@ -11,7 +11,7 @@ import pytest
 
 from test_format_pinned import FIXTURES, Inputs
 
-MFKV = os.environ.get("MFKV_BIN", "zig-out/bin/mfkv")
+from mfkv_util import MFKV
 PREFIX = os.path.dirname(os.path.dirname(os.path.abspath(MFKV)))
 
 # The README's library example, whole.

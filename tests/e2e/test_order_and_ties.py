@@ -13,28 +13,14 @@ import csv
 import json
 import os
 import random
-import re
 import struct
-import subprocess
 
 import pytest
 
-MFKV = os.environ.get("MFKV_BIN", "zig-out/bin/mfkv")
+from mfkv_util import id_key, run
+
 K = 3
 QUARTERS = [n / 4 for n in range(-4, 5)]
-
-
-def run(*args, check=True, stdin=None):
-    p = subprocess.run([MFKV, *map(str, args)], capture_output=True, text=True, input=stdin)
-    if check and p.returncode != 0:
-        raise AssertionError(f"mfkv {args} exited {p.returncode}: {p.stderr}")
-    return p
-
-
-def id_key(i):
-    if re.fullmatch(r"0|[1-9][0-9]{0,18}", i):
-        return (0, int(i), b"")
-    return (1, 0, i.encode())
 
 
 MIXED_ITEMS = ["10", "9", "100", "abc", "007", "2", "0", "x-1", "Zed", "1000", "07", "b", "55", "19", "a"]
@@ -71,6 +57,14 @@ class Model:
         order = list(range(1, K + 1))
         self.rng.shuffle(order)
         return order
+
+    def write_all(self, d):
+        """Every input format into folder d; returns each one's build options."""
+        self.write_ndjson(d / "w.ndjson")
+        self.write_long_csv(d / "users.csv", d / "items.csv")
+        self.write_npy_dir(d / "npy")
+        return {"ndjson": ["--weights", d / "w.ndjson"], "npy": ["--npy", d / "npy"],
+                "csv": ["--users", d / "users.csv", "--items", d / "items.csv", "--global-bias", self.global_bias]}
 
     def write_ndjson(self, path):
         with open(path, "w") as f:
@@ -133,16 +127,8 @@ def test_unsorted_ids_through_build_exclusions_titles_ties_and_fallback(tmp_path
         w.writerow(["movieId", "title", "genres"])
         for i in sorted(titles, key=lambda i: rng.random()):
             w.writerow([i, *titles[i]])
-    m.write_ndjson(tmp_path / "w.ndjson")
-    m.write_long_csv(tmp_path / "users.csv", tmp_path / "items.csv")
-    m.write_npy_dir(tmp_path / "npy")
     k = 6
-    inputs = {
-        "ndjson": ["--weights", tmp_path / "w.ndjson"],
-        "csv": ["--users", tmp_path / "users.csv", "--items", tmp_path / "items.csv", "--global-bias", 3.5],
-        "npy": ["--npy", tmp_path / "npy"],
-    }
-    for name, args in inputs.items():
+    for name, args in m.write_all(tmp_path).items():
         plain, full = tmp_path / f"{name}.mfkv", tmp_path / f"{name}-full.mfkv"
         run("build", *args, "-k", k, "-o", plain, "-q")
         assert dump(plain) == {u: m.topk(u, k) for u in USERS}, name
