@@ -115,16 +115,22 @@ def run_tests(dst, folder, timeout):
     return "survived", ""
 
 
-def apply(dst, m, undo=False):
+def apply(dst, m):
+    """Apply mutant @p m in the scratch tree; returns the file's original text."""
     path = os.path.join(dst, m["file"])
-    text = open(path).read()
-    for find, repl in (reversed(m["edits"]) if undo else m["edits"]):
-        a, b = (repl, find) if undo else (find, repl)
-        if text.count(a) != 1:
-            raise SystemExit(f"mutants: {m['id']}: the text to change occurs {text.count(a)} times in {m['file']}")
-        text = text.replace(a, b)
+    original = text = open(path).read()
+    for find, repl in m["edits"]:
+        if text.count(find) != 1:
+            raise SystemExit(f"mutants: {m['id']}: the text to change occurs {text.count(find)} times in {m['file']}")
+        text = text.replace(find, repl)
     with open(path, "w") as f:
         f.write(text)
+    return original
+
+
+def restore(dst, m, original):
+    with open(os.path.join(dst, m["file"]), "w") as f:
+        f.write(original)
 
 
 def main():
@@ -157,8 +163,7 @@ def main():
     try:
         copy_tree(dst, args.tests_from)
         for m in chosen:  # every edit must apply to this tree before anything runs
-            apply(dst, m)
-            apply(dst, m, undo=True)
+            restore(dst, m, apply(dst, m))
         build = [os.path.join(dst, "tools/zig"), "build"]
         if subprocess.run(build, cwd=dst, capture_output=True).returncode != 0:
             print("mutants: the unmutated tree does not build", file=sys.stderr)
@@ -166,12 +171,12 @@ def main():
         results = []
         for n, m in enumerate(chosen, 1):
             start = time.time()
-            apply(dst, m)
+            original = apply(dst, m)
             if subprocess.run(build, cwd=dst, capture_output=True).returncode != 0:
                 outcome, by = "stillborn", ""
             else:
                 outcome, by = run_tests(dst, folder_of(m), args.timeout)
-            apply(dst, m, undo=True)
+            restore(dst, m, original)
             results.append((m, outcome))
             print(f"[{n}/{len(chosen)}] {folder_of(m):12} {m['id']:32} {outcome:9} {by:24} {time.time() - start:5.0f}s",
                   flush=True)
