@@ -314,6 +314,14 @@ def test_forged_records_are_refused(tmp_path):
     p = run("get", "-s", tmp_path / "item.mfkv", "1", check=False)
     assert p.returncode == 4 and p.stdout == "", p.stderr
 
+    # A reserved trailer byte set, the LMDB pages intact: only the trailer's
+    # own hash can tell.
+    data = bytearray(open(src, "rb").read())
+    data[len(data) - TRAILER_LEN + 40] ^= 1
+    (tmp_path / "trailer.mfkv").write_bytes(bytes(data))
+    p = run("get", "-s", tmp_path / "trailer.mfkv", "1", check=False)
+    assert p.returncode == 4 and p.stdout == "", p.stderr
+
     # The forger itself changes nothing when asked to change nothing.
     forge(src, tmp_path / "same.mfkv", lambda db, key, body: None)
     assert (tmp_path / "same.mfkv").read_bytes() == open(src, "rb").read()
