@@ -12,7 +12,8 @@ as many requests as mfkv answered in that run.  Prints one table: req/s, p50 and
 for mfkv the server's CPU time per request (all its threads, from /proc), which stays
 comparable when other work shares the machine and throughput and p99 do not.
 Everything listens on 127.0.0.1 ports picked free; every process started is stopped.
-Build mfkv with -Doptimize=ReleaseFast first (MFKV_BIN, default zig-out/bin/mfkv).
+Build mfkv with -Doptimize=ReleaseFast first (MFKV_BIN, default zig-out-release/bin/mfkv);
+`tools/setup.sh --bench` installs wrk, nginx and redis-server.
 """
 import argparse
 import csv

@@ -20,7 +20,7 @@ markdown tables, then one line per peer with the speed ratio ("mfkv vs
 Surprise SVD: 3.4x faster").  Needs numpy; peers that do not import are
 skipped with a note.  Wall-clock times: run it on an otherwise idle machine.
 
-    python3 tools/bench_train.py [ML_LATEST_SMALL_DIR] [--mfkv zig-out/bin/mfkv]
+    .venv/bin/python tools/bench_train.py [ML_LATEST_SMALL_DIR] [--mfkv zig-out-release/bin/mfkv]
 """
 import argparse
 import csv

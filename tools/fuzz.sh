@@ -9,13 +9,15 @@
 # seeds in tests/fuzz/corpus/<target>/ and grows a working corpus in
 # zig-out-fuzz/corpus/<target>/.  A crashing input is written to
 # zig-out-fuzz/crashes/<target>/; copy it into tests/fuzz/corpus/<target>/
-# once fixed, so the normal test suite (test_fuzz_replay) keeps replaying it.
+# once fixed, with its expected outcome in tests/unit/fuzz_seed_meanings.h,
+# so the normal test suite (test_fuzz_replay) keeps replaying it.
 # Prints a table: target, executions, crashes.  Exit status 1 if any crashed.
-# Needs clang and libclang-rt-14-dev (or the same for another clang).
+# Needs clang and its libFuzzer runtime: `tools/setup.sh --fuzz` installs
+# Debian 12's clang-14 and libclang-rt-14-dev.  CC overrides the compiler.
 set -eu
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 1 ] || usage
 targets=$(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||')
 case "$1" in
@@ -26,7 +28,12 @@ all) chosen=$targets ;;
 esac
 [ $# -eq 2 ] || usage
 seconds=$2
-CC=${CC:-clang}
+if [ -z "${CC:-}" ]; then
+    CC=$(command -v clang || command -v clang-14 || true)
+    [ -n "$CC" ] || { echo "fuzz.sh: clang not found: run tools/setup.sh --fuzz" >&2; exit 2; }
+fi
+[ -f "$($CC -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a" ] ||
+    { echo "fuzz.sh: $CC has no libFuzzer runtime: run tools/setup.sh --fuzz (libclang-rt-14-dev)" >&2; exit 2; }
 out=zig-out-fuzz
 
 # Product code is instrumented for coverage; the libFuzzer main is linked once

@@ -3,12 +3,27 @@
 # build it.  Idempotent: a second run installs nothing.  Run as root (or with
 # sudo available).  Python packages, including the pinned Zig, go into a
 # virtual environment at .venv so the system Python is left alone.
+#
+# Opt-in extras, for the commands that need more than building and testing:
+#   --fuzz   clang-14 and its libFuzzer/sanitizer runtimes (tools/fuzz.sh)
+#   --bench  wrk, nginx, redis-server, hyperfine and the Python peers in
+#            tools/requirements-bench.txt (tools/bench_*.py)
 set -eu
 cd "$(dirname "$0")/.."
 
+EXTRA_APT=""
+BENCH=0
+for arg in "$@"; do
+    case "$arg" in
+    --fuzz) EXTRA_APT="$EXTRA_APT clang-14 libclang-rt-14-dev" ;;
+    --bench) EXTRA_APT="$EXTRA_APT wrk nginx redis-server hyperfine"; BENCH=1 ;;
+    *) echo "usage: tools/setup.sh [--fuzz] [--bench]" >&2; exit 2 ;;
+    esac
+done
+
 APT_PACKAGES="gcc pkg-config python3 python3-venv python3-pip valgrind
   liblmdb-dev libxxhash-dev libopenblas-dev libjansson-dev libcsv-dev libmicrohttpd-dev libcmocka-dev
-  chromium ${MFKV_EXTRA_APT:-}
+  chromium ${MFKV_EXTRA_APT:-} $EXTRA_APT
   g++ libsimdjson-dev libfast-float-dev"
 # Java for the Spark job of the Python package (python/mfkv/spark.py); the JRE's
 # postinst needs man1, which slim images lack.
@@ -43,4 +58,9 @@ if ! .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/req
 fi
 if ! .venv/bin/python -c "import mfkv" 2>/dev/null; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ./python
+fi
+if [ "$BENCH" -eq 1 ] &&
+    ! .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements-bench.txt; then
+    echo "setup: pip could not install tools/requirements-bench.txt" >&2
+    exit 1
 fi

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "format.h"
 
 const char *cli_store_path(const char *flag_value)
 {
@@ -21,7 +22,10 @@ int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out)
     const char *path = cli_store_path(flag_value);
     int rc = mfkv_open(path, flags, out);
     if (rc) {
-        cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
+        if (rc == MFKV_VERSION) /* say which version this mfkv can read */
+            cli_error("%s: %s (this mfkv reads store format %u.x)", path, mfkv_strerror(rc), MFKV_FORMAT_MAJOR);
+        else
+            cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
         return cli_exit_for(rc);
     }
     return MFKV_EXIT_OK;

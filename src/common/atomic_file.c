@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mfkv.h"
@@ -104,6 +105,21 @@ int mfkv_atomic_open(mfkv_atomic_file *f, const char *target, mfkv_diag *d)
     return MFKV_OK;
 }
 
+/* Test-only: the crash matrix (tests/e2e/test_crash_matrix.py) sets
+ * MFKV_TEST_PAUSE_BEFORE_RENAME_MS so that a kill is certain to land while the
+ * complete temporary exists and the target is still the old file, instead of
+ * hoping a random delay hits the short write phase. */
+static void test_pause_before_rename(void)
+{
+    const char *ms = getenv("MFKV_TEST_PAUSE_BEFORE_RENAME_MS");
+    if (!ms || !*ms) return;
+    long v = strtol(ms, NULL, 10);
+    if (v <= 0 || v > 60000) return;
+    struct timespec ts = {v / 1000, (v % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 int mfkv_atomic_commit(mfkv_atomic_file *f, mfkv_diag *d)
 {
     int rc = MFKV_OK;
@@ -113,6 +129,7 @@ int mfkv_atomic_commit(mfkv_atomic_file *f, mfkv_diag *d)
     f->f = NULL;
     f->fd = -1;
     if (!rc && closed != 0) rc = mfkv_fail_errno(d, "%s: close failed", f->target);
+    test_pause_before_rename();
     if (!rc && rename(f->tmp, f->target) != 0)
         rc = mfkv_fail_errno(d, "%s: cannot rename the temporary file into place", f->target);
     if (rc) {

@@ -3,9 +3,14 @@ an older output exists at the target.  After every kill the target must be
 the old complete file or the new complete file, never anything else; after
 the next successful run no temporary file (".<name>.tmp.*") may remain.
 
-The model is sized so that one build takes a fraction of a second, and the
+The model is sized so that one build takes a fraction of a second.  Half the
 kill delays are spread from 0 to a little past one full run, so kills land
-before, during and after the write.  The counts are printed (pytest -s).
+before, during and after the write.  The other half run with the test-only
+pause MFKV_TEST_PAUSE_BEFORE_RENAME_MS (src/common/atomic_file.c) and are
+killed after the run's temporary appeared: those kills are certain to land
+inside the write phase, and the test asserts that they did (a temporary was
+left behind and the target is still the old file).  The counts are printed
+(pytest -s).
 """
 import glob
 import hashlib
@@ -20,6 +25,9 @@ from npy_util import write_npy_model
 MFKV = os.environ.get("MFKV_BIN", "zig-out/bin/mfkv")
 KILLS = 50
 ENV = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+# Far longer than a write phase: a kill after the temporary appears lands
+# before the rename.
+PAUSED = dict(ENV, MFKV_TEST_PAUSE_BEFORE_RENAME_MS="5000")
 
 
 def sha(path):
@@ -65,18 +73,18 @@ def calibrate(cmd, target):
 def kill_matrix(cmd, target, old_bytes, judge, seed):
     """Run `cmd` KILLS times, SIGKILLed after a random delay; after each kill
     call judge(target) -> "old" or "new".  Half the delays are spread over the
-    whole run and a bit past it; the other half start when the run's
-    temporary appears and spread over the write phase (as long as it was in a
-    calibration run), which is short.  Returns the outcome counts and the
-    calibration times."""
+    whole run and a bit past it; the other half run paused before the rename,
+    start when the run's temporary appears and spread over the write phase
+    (as long as it was in a calibration run), so each of them lands inside
+    it.  Returns the outcome counts and the calibration times."""
     rng = random.Random(seed)
     put_back(target, old_bytes)
     write_start, full = calibrate(cmd, target)
-    counts = {"old": 0, "new": 0, "finished": 0, "mid_write": 0}
+    counts = {"old": 0, "new": 0, "finished": 0, "mid_write": 0, "paused_mid_write": 0}
     for n in range(KILLS):
         put_back(target, old_bytes)
         before = set(temporaries(target))
-        p = subprocess.Popen([MFKV, *map(str, cmd)], env=ENV, stdout=subprocess.DEVNULL,
+        p = subprocess.Popen([MFKV, *map(str, cmd)], env=PAUSED if n % 2 == 0 else ENV, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         if n % 2:
             time.sleep(rng.uniform(0, 1.2 * full))
@@ -89,8 +97,13 @@ def kill_matrix(cmd, target, old_bytes, judge, seed):
         if p.wait() == 0:
             counts["finished"] += 1
         # A temporary the killed run left behind: the kill landed mid-write.
-        counts["mid_write"] += bool(set(temporaries(target)) - before)
-        counts[judge(target)] += 1
+        mid_write = bool(set(temporaries(target)) - before)
+        counts["mid_write"] += mid_write
+        outcome = judge(target)
+        counts[outcome] += 1
+        if n % 2 == 0:
+            assert mid_write and outcome == "old", f"kill {n} (paused) did not land inside the write phase"
+            counts["paused_mid_write"] += 1
     return counts, write_start, full
 
 
@@ -116,6 +129,7 @@ def test_killed_build_leaves_old_or_new_store(tmp_path):
         return "old" if digest == old_sha else "new"
 
     counts, write_start, full = kill_matrix(build_new, target, old_bytes, judge, seed=1)
+    assert counts["paused_mid_write"] == KILLS // 2 and counts["mid_write"] >= KILLS // 2
     left = len(temporaries(target))
     run(*build_new)
     assert sha(target) == new_sha
@@ -160,6 +174,7 @@ def test_killed_train_leaves_old_or_new_model(tmp_path):
         return "old" if w == old_weights else "new"
 
     counts, write_start, full = kill_matrix(train_new, model, old_bytes, judge, seed=2)
+    assert counts["paused_mid_write"] == KILLS // 2 and counts["mid_write"] >= KILLS // 2
     left = len(temporaries(model))
     run(*train_new)
     assert weights(model, tmp_path / "final.ndjson") == new_weights

@@ -196,3 +196,146 @@ def test_errors_have_exit_codes(trained, tmp_path):
     for cmd in ("train", "eval", "weights", "predict", "recommend"):
         p = run(cmd, "--help")
         assert "usage: mfkv " + cmd in p.stdout and "exit codes" in p.stdout
+
+
+M64 = (1 << 64) - 1
+
+
+def splitmix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def held_out_rows(n, fraction, seed):
+    """A second implementation of the documented split (src/train/als.c,
+    mfkv_holdout_split): row j of the file is held out when the top 53 bits
+    of splitmix64(splitmix64(seed ^ 0x5EED) + j) / 2^53 < fraction."""
+    key = splitmix64(seed ^ 0x5EED)
+    return {j for j in range(n) if (splitmix64((key + j) & M64) >> 11) * 2.0 ** -53 < fraction}
+
+
+def test_als_never_sees_held_out_ratings(tmp_path, trained):
+    """Changing every held-out rating must leave the trained model
+    bit-identical (and its eval_loss different); changing one training
+    rating must not."""
+    rows = trained["rows"]
+    held = held_out_rows(len(rows), 0.25, 9)
+    assert 0 < len(held) < len(rows)
+
+    def train(name, flip):
+        path = tmp_path / f"{name}.csv"
+        with open(path, "w") as f:
+            f.write("user_id,item_id,rating\n")
+            for j, (u, i, r) in enumerate(rows):
+                f.write(f"{u},{i},{6 - r if j in flip else r}\n")
+        model = tmp_path / f"{name}.mfkvm"
+        p = run("train", path, "-o", model, "--factors", K, "--holdout", 0.25, "--seed", 9, "--iterations", 4,
+                "--no-early-stop", "--threads", 1, "-q")
+        run("weights", model, "--format", "ndjson", "-o", tmp_path / f"{name}.ndjson")
+        last = p.stdout.strip().splitlines()[-1].split()
+        return (tmp_path / f"{name}.ndjson").read_bytes(), float(last[3])
+
+    # A rating of 3 flips to itself: make sure some held-out ones really change.
+    assert any(rows[j][2] != 3 for j in held)
+    base, base_eval = train("base", set())
+    flipped, flipped_eval = train("flipped", held)
+    assert flipped == base, "the held-out ratings changed the trained model"
+    assert flipped_eval != base_eval
+    one_training_row = next(j for j in range(len(rows)) if j not in held and rows[j][2] != 3)
+    control, _ = train("control", {one_training_row})
+    assert control != base
+
+
+def write_model_file(path, global_bias, users, items, k):
+    """A model file written here from its documented layout
+    (src/train/modelfile.h, version 2, no training record)."""
+    import xxhash
+
+    def ids(table):
+        return b"".join(struct.pack("<I", len(i.encode())) + i.encode() for i in table)
+
+    body = struct.pack("<IIIIdIIddIIddQIQQQQ", k, len(users), len(items), 0, global_bias, 0,
+                       0, 0.0, 0.0, 0, 0, 0.0, 0.0, 0, 0, 0, 0, 0, 0)
+    body += ids(users) + ids(items)
+    for table in (users, items):
+        body += struct.pack(f"<{len(table) * k}f", *[x for v in table.values() for x in v[0]])
+    for table in (users, items):
+        body += struct.pack(f"<{len(table)}f", *[v[1] for v in table.values()])
+    size = 32 + len(body) + 8
+    data = b"MFKVMODL" + struct.pack("<IIQQ", 2, 0, size, 0) + body
+    with open(path, "wb") as f:
+        f.write(data + struct.pack("<Q", xxhash.xxh3_64_intdigest(data)))
+
+
+def test_eval_metrics_equal_a_hand_computation(tmp_path):
+    """ML.EVALUATE's regression metrics and the ranking metrics at k, for a
+    model whose factors are multiples of 1/4 (exact scores), computed here."""
+    import math
+    import statistics
+
+    q = lambda *v: [x / 4 for x in v]
+    users = {"a": (q(4, 1), 0.25), "b": (q(-2, 3), -0.5), "c": (q(1, -1), 0.0), "d": (q(0, 2), 0.5)}
+    items = {"10": (q(2, 1), 0.0), "9": (q(-1, 3), 0.25), "100": (q(3, -2), -0.25), "7": (q(0, 0), 0.5),
+             "x": (q(1, 4), -0.5), "2": (q(-3, -1), 0.75)}
+    gb = 3.5
+    write_model_file(tmp_path / "m.mfkvm", gb, users, items, 2)
+    ratings = [("a", "10", 5.0), ("a", "x", 4.0), ("a", "2", 1.0), ("b", "9", 4.5), ("b", "100", 2.0),
+               ("c", "7", 3.0), ("c", "100", 4.0), ("c", "x", 4.5), ("c", "2", 5.0), ("d", "7", 2.5),
+               ("zz", "10", 4.0), ("a", "new", 3.5)]  # an unknown user, an unknown item
+    with open(tmp_path / "test.csv", "w") as f:
+        f.write("user_id,item_id,rating\n" + "".join(f"{u},{i},{r}\n" for u, i, r in ratings))
+
+    def predict(u, i):
+        p = gb
+        if u in users:
+            p += users[u][1]
+        if i in items:
+            p += items[i][1]
+        if u in users and i in items:
+            p += sum(a * b for a, b in zip(users[u][0], items[i][0]))
+        return p
+
+    y = [r for _, _, r in ratings]
+    p = [predict(u, i) for u, i, _ in ratings]
+    e = [a - b for a, b in zip(y, p)]
+    n = len(y)
+    mean_y, mean_e = sum(y) / n, sum(e) / n
+    ss_tot = sum((v - mean_y) ** 2 for v in y)
+    want = {
+        "mean_absolute_error": sum(abs(v) for v in e) / n,
+        "mean_squared_error": sum(v * v for v in e) / n,
+        "mean_squared_log_error": sum((math.log1p(max(a, 0)) - math.log1p(max(b, 0))) ** 2 for a, b in zip(y, p)) / n,
+        "median_absolute_error": statistics.median(abs(v) for v in e),
+        "r2_score": 1 - sum(v * v for v in e) / ss_tot,
+        "explained_variance": 1 - sum((v - mean_e) ** 2 for v in e) / ss_tot,
+    }
+    k, threshold = 3, 4.0
+    order = list(items)  # the model's item order breaks exact ties
+    sums = {"precision_at_k": 0, "recall_at_k": 0, "ndcg_at_k": 0, "map_at_k": 0}
+    ranked_users = 0
+    for u in users:
+        rel = {i for uu, i, r in ratings if uu == u and i in items and r >= threshold}
+        if not rel:
+            continue
+        ranked_users += 1
+        top = sorted(order, key=lambda i: (-predict(u, i), order.index(i)))[:k]
+        hits, dcg, ap = 0, 0.0, 0.0
+        for j, i in enumerate(top):
+            if i in rel:
+                hits += 1
+                dcg += 1 / math.log2(j + 2)
+                ap += hits / (j + 1)
+        ideal = min(len(rel), k)
+        sums["precision_at_k"] += hits / k
+        sums["recall_at_k"] += hits / len(rel)
+        sums["ndcg_at_k"] += dcg / sum(1 / math.log2(j + 2) for j in range(ideal))
+        sums["map_at_k"] += ap / ideal
+    want.update({key: v / ranked_users for key, v in sums.items()})
+    assert 0 < want["map_at_k"] < 1 and 0 < want["ndcg_at_k"] < 1  # the case is not trivial
+
+    got = json.loads(run("eval", tmp_path / "m.mfkvm", tmp_path / "test.csv", "--k", k, "--format", "json").stdout)
+    assert got["ratings"] == n
+    for key, v in want.items():
+        assert got[key] == pytest.approx(v, rel=1e-6, abs=1e-9), key

@@ -45,4 +45,22 @@ static inline void fuzz_drop(const char *path)
     if (path) unlink(path);
 }
 
+/* Each target's work is in fuzz_<target>_outcome(data, size, out, cap),
+ * which also writes what the input meant into @p out (NULL: not wanted):
+ * "ok " and a few counts, or "status N" with the parser's status.
+ * test_fuzz_replay compares it with the expected meaning of every committed
+ * seed, so a seed that stops parsing, or parses to something else, fails. */
+void fuzz_bqml_csv_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_bqml_ndjson_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_modelfile_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_movies_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_npy_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_ratings_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_serve_request_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_store_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+#define FUZZ_SAY(out, cap, ...)                                                                    \
+    do {                                                                                           \
+        if (out) snprintf(out, cap, __VA_ARGS__);                                                  \
+    } while (0)
+
 #endif

@@ -8,23 +8,34 @@
 #include "fuzz.h"
 #include "train/modelfile.h"
 
-static void fuzz_modelfile_read(const uint8_t *data, size_t size)
+static void fuzz_modelfile_read(const uint8_t *data, size_t size, char *out, size_t cap)
 {
     char path[256];
+    FUZZ_SAY(out, cap, "unwritable");
     if (!fuzz_put(path, sizeof path, "model.mfkvm", data, size)) return;
     mfkv_model m;
     mfkv_train_info info;
     mfkv_diag d = {0};
-    if (mfkv_modelfile_read(path, &m, &info, &d) == 0) {
+    int rc = mfkv_modelfile_read(path, &m, &info, &d);
+    if (rc) FUZZ_SAY(out, cap, "status %d", rc);
+    else {
+        FUZZ_SAY(out, cap, "ok users=%u items=%u factors=%u rows=%zu", m.user_ids.n, m.item_ids.n, m.n_factors,
+                 info.n_rows);
         mfkv_model_free(&m);
         mfkv_train_info_free(&info);
     }
     fuzz_drop(path);
 }
 
+/* The outcome of the input as given (the resealed copy is for coverage). */
+void fuzz_modelfile_outcome(const uint8_t *data, size_t size, char *out, size_t cap)
+{
+    fuzz_modelfile_read(data, size, out, cap);
+}
+
 int fuzz_modelfile_one(const uint8_t *data, size_t size)
 {
-    fuzz_modelfile_read(data, size);
+    fuzz_modelfile_read(data, size, NULL, 0);
     if (size < 40) return 0; /* shorter than header + checksum: nothing to seal */
     uint8_t *sealed = malloc(size);
     if (!sealed) return 0;
@@ -32,7 +43,7 @@ int fuzz_modelfile_one(const uint8_t *data, size_t size)
     memcpy(sealed, MFKV_MODELFILE_MAGIC, 8);
     mfkv_store_u64(sealed + 16, size);
     mfkv_store_u64(sealed + size - 8, XXH3_64bits(sealed, size - 8));
-    fuzz_modelfile_read(sealed, size);
+    fuzz_modelfile_read(sealed, size, NULL, 0);
     free(sealed);
     return 0;
 }

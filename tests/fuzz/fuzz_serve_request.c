@@ -116,19 +116,21 @@ static void check_parse(const char *body, size_t len, size_t max_users)
     predict_request_free(&pr);
 }
 
-int fuzz_serve_request_one(const uint8_t *data, size_t size)
+/* The HTTP status and the response body's first bytes. */
+void fuzz_serve_request_outcome(const uint8_t *data, size_t size, char *out, size_t cap)
 {
     static int ready;
     if (!ready) {
         fuzz_serve_setup();
         ready = 1;
     }
-    if (size < 1) return 0;
+    FUZZ_SAY(out, cap, "no request");
+    if (size < 1) return;
     uint8_t flags = data[0];
     const uint8_t *p = data + 1, *end = data + size;
     const char *method = next_field(&p, end), *path = next_field(&p, end);
     const char *n = next_field(&p, end), *format = next_field(&p, end), *inm = next_field(&p, end);
-    if (!inm) return 0;
+    if (!inm) return;
     serve_request req = {
         .method = method,
         .path = path,
@@ -144,7 +146,16 @@ int fuzz_serve_request_one(const uint8_t *data, size_t size)
     serve_response_init(&res);
     serve_handle(st, &req, &res);
     check_response(&res);
+    FUZZ_SAY(out, cap, "%u %.*s", res.status, (int)(res.body.len < 40 ? res.body.len : 40),
+             res.body.len ? res.body.data : "");
+    for (char *c = out; c && *c; c++) /* one printable line */
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '.';
     serve_response_free(&res);
     check_parse(req.body, req.body_len, 1u + (flags >> 4));
+}
+
+int fuzz_serve_request_one(const uint8_t *data, size_t size)
+{
+    fuzz_serve_request_outcome(data, size, NULL, 0);
     return 0;
 }

@@ -2,7 +2,11 @@
  * Replays every committed fuzz corpus (tests/fuzz/corpus/<target>/) through
  * its target, so the seeds and every crasher found and fixed stay covered by
  * the normal test suite without clang.  Passing means no crash, no sanitizer
- * report (UBSan traps in Debug; the ASan and valgrind stages run this too).
+ * report (UBSan traps in Debug; the ASan and valgrind stages run this too),
+ * and every seed means what it should: its outcome (fuzz_<target>_outcome:
+ * what it parsed to, or the status it was refused with) equals the line for
+ * it in fuzz_seed_meanings.h.  MFKV_FUZZ_PRINT=1 prints the outcomes in that
+ * file's form, to check by hand when adding a seed.
  * The targets are #included: build.zig compiles a test program from one file.
  */
 #include "testutil.h"
@@ -19,6 +23,20 @@
 #include "../fuzz/fuzz_store.c"
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
+typedef void (*outcome_fn)(const uint8_t *data, size_t size, char *out, size_t cap);
+
+/* What every committed seed means, worked out by reading the seed itself
+ * (counts of its rows, ids, sums of its values; the status a malformed one
+ * must get: 8 MFKV_PARSE, 9 MFKV_LIMIT, 3 MFKV_FORMAT, 2 MFKV_CORRUPT).  A
+ * seed added to a corpus needs a line here: a crasher gets the status its
+ * fix gives.  NULL expected: the outcome is not pinned (say why). */
+typedef struct seed_meaning {
+    const char *target, *file, *expected;
+} seed_meaning;
+
+static const seed_meaning meanings[] = {
+#include "fuzz_seed_meanings.h"
+};
 
 static int by_name(const void *a, const void *b)
 {
@@ -27,7 +45,15 @@ static int by_name(const void *a, const void *b)
 
 /* Run every file of tests/fuzz/corpus/<target> (or $MFKV_FUZZ_CORPUS/<target>)
  * through @p fn; the corpus must not be empty. */
-static void replay(const char *target, fuzz_fn fn)
+static const char *meaning_of(const char *target, const char *file)
+{
+    for (size_t i = 0; i < sizeof meanings / sizeof *meanings; i++)
+        if (!strcmp(meanings[i].target, target) && !strcmp(meanings[i].file, file)) return meanings[i].expected;
+    fail_msg("%s/%s: no expected meaning in tests/unit/fuzz_seed_meanings.h", target, file);
+    return NULL;
+}
+
+static void replay(const char *target, fuzz_fn fn, outcome_fn outcome)
 {
     const char *root = getenv("MFKV_FUZZ_CORPUS");
     char dir[512];
@@ -54,20 +80,25 @@ static void replay(const char *target, fuzz_fn fn)
         assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
         fclose(f);
         assert_int_equal(fn(buf, (size_t)len), 0);
+        char got[512];
+        outcome(buf, (size_t)len, got, sizeof got);
+        if (getenv("MFKV_FUZZ_PRINT")) print_message("    { \"%s\", \"%s\", \"%s\" },\n", target, names[i], got);
+        else if (strcmp(got, meaning_of(target, names[i])) != 0)
+            fail_msg("%s/%s: got \"%s\", expected \"%s\"", target, names[i], got, meaning_of(target, names[i]));
         free(buf);
         free(names[i]);
     }
     print_message("%s: %zu corpus files replayed\n", target, n);
 }
 
-static void bqml_ndjson(void **state) { replay("bqml_ndjson", fuzz_bqml_ndjson_one); }
-static void bqml_csv(void **state) { replay("bqml_csv", fuzz_bqml_csv_one); }
-static void npy(void **state) { replay("npy", fuzz_npy_one); }
-static void ratings(void **state) { replay("ratings", fuzz_ratings_one); }
-static void movies(void **state) { replay("movies", fuzz_movies_one); }
-static void modelfile(void **state) { replay("modelfile", fuzz_modelfile_one); }
-static void store(void **state) { replay("store", fuzz_store_one); }
-static void serve_requests(void **state) { replay("serve_request", fuzz_serve_request_one); }
+static void bqml_ndjson(void **state) { replay("bqml_ndjson", fuzz_bqml_ndjson_one, fuzz_bqml_ndjson_outcome); }
+static void bqml_csv(void **state) { replay("bqml_csv", fuzz_bqml_csv_one, fuzz_bqml_csv_outcome); }
+static void npy(void **state) { replay("npy", fuzz_npy_one, fuzz_npy_outcome); }
+static void ratings(void **state) { replay("ratings", fuzz_ratings_one, fuzz_ratings_outcome); }
+static void movies(void **state) { replay("movies", fuzz_movies_one, fuzz_movies_outcome); }
+static void modelfile(void **state) { replay("modelfile", fuzz_modelfile_one, fuzz_modelfile_outcome); }
+static void store(void **state) { replay("store", fuzz_store_one, fuzz_store_outcome); }
+static void serve_requests(void **state) { replay("serve_request", fuzz_serve_request_one, fuzz_serve_request_outcome); }
 
 int main(void)
 {
