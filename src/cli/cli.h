@@ -23,6 +23,9 @@ const char *cli_store_path(const char *flag_value);
 /* Open the store named by -s (or $MFKV_STORE, or the default); on failure
  * print why, naming the file, and return the exit code (0 on success). */
 int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out);
+/* The message for a store mfkv_open refused with @p rc (errno still set):
+ * a newer major version also names the one this mfkv reads. */
+void cli_open_error(const char *path, int rc);
 
 /* Before any work: fail (print why, naming @p path, and return
  * MFKV_EXIT_INPUT) unless the folder that will hold @p path exists and is

@@ -1,5 +1,4 @@
 /* mfkv verify - prove every page, every record and the whole-store digest. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +35,7 @@ int cmd_verify(int argc, char **argv)
      * bounds-checked and guarded) so that the scan can say where it is. */
     if (opened == MFKV_CORRUPT) (void)mfkv_open(path, MFKV_OPEN_NO_CHECKSUM, &st);
     if (!st) {
-        if (!quiet) cli_error("%s: %s", path, opened == MFKV_IO ? strerror(errno) : mfkv_strerror(opened));
+        if (!quiet) cli_open_error(path, opened);
         return cli_exit_for(opened);
     }
     mfkv_verify_report rep;

@@ -17,15 +17,20 @@ const char *cli_store_path(const char *flag_value)
     return env && *env ? env : MFKV_DEFAULT_STORE;
 }
 
+void cli_open_error(const char *path, int rc)
+{
+    if (rc == MFKV_VERSION) /* say which version this mfkv can read */
+        cli_error("%s: %s (this mfkv reads store format %u.x)", path, mfkv_strerror(rc), MFKV_FORMAT_MAJOR);
+    else
+        cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
+}
+
 int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out)
 {
     const char *path = cli_store_path(flag_value);
     int rc = mfkv_open(path, flags, out);
     if (rc) {
-        if (rc == MFKV_VERSION) /* say which version this mfkv can read */
-            cli_error("%s: %s (this mfkv reads store format %u.x)", path, mfkv_strerror(rc), MFKV_FORMAT_MAJOR);
-        else
-            cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
+        cli_open_error(path, rc);
         return cli_exit_for(rc);
     }
     return MFKV_EXIT_OK;

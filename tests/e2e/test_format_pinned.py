@@ -35,6 +35,8 @@ FOLDERS = sorted(glob.glob(os.path.join(FIXTURES, "format-v*")))
 K = 4
 DOMAIN = 0x6D666B7672656331  # "mfkvrec1" as a little-endian u64, per src/format.h
 TRAILER_LEN = 64
+PAGE_DOMAIN = 0x6D666B7670616731  # "mfkvpag1", per src/format.h (format 1.1's page table)
+PAGE_CHUNK = 512  # page-table entries per index entry
 ENV = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
 
 
@@ -95,16 +97,42 @@ def parse_list(body):
     return list(zip(idx, scores))
 
 
-def parse_v1(path):
-    """Read a format 1 store from its bytes: trailer, then every LMDB record."""
-    data = open(path, "rb").read()
+def check_trailer(data):
+    """Check the trailer and, from format 1.1 on, the page table it covers:
+    every page's XXH3 and the index over the table's chunks, recomputed
+    here from src/format.h's description."""
     t = data[-TRAILER_LEN:]
     assert t[:8] == b"MFKVTAIL" and struct.unpack_from("<II", t, 8) == (1, 0)
-    (lmdb_len, lmdb_hash) = struct.unpack_from("<QQ", t, 16)
-    assert lmdb_len == len(data) - TRAILER_LEN
-    assert lmdb_hash == xxhash.xxh3_64_intdigest(data[:lmdb_len])
-    assert t[32:56] == bytes(24)
+    (body_len, body_hash, n_pages, index_hash, page_size, zero) = struct.unpack_from("<QQQQII", t, 16)
+    assert body_len == len(data) - TRAILER_LEN
+    assert body_hash == xxhash.xxh3_64_intdigest(data[:body_len])
     assert struct.unpack_from("<Q", t, 56)[0] == xxhash.xxh3_64_intdigest(t[:56])
+    assert zero == 0
+    if n_pages == 0:  # format 1.0: no page table, reserved fields zero
+        assert (index_hash, page_size) == (0, 0)
+        return 0
+    table = n_pages * page_size
+    hashes = struct.unpack_from(f"<{n_pages}Q", data, table)
+    for p in range(n_pages):
+        page = data[p * page_size:(p + 1) * page_size]
+        assert hashes[p] == xxhash.xxh3_64_intdigest(page, PAGE_DOMAIN ^ p), f"page {p}"
+    n_chunks = -(-n_pages // PAGE_CHUNK)
+    index = struct.unpack_from(f"<{n_chunks}Q", data, table + 8 * n_pages)
+    for c in range(n_chunks):
+        chunk = data[table + 8 * c * PAGE_CHUNK:table + 8 * min(n_pages, (c + 1) * PAGE_CHUNK)]
+        assert index[c] == xxhash.xxh3_64_intdigest(chunk, PAGE_DOMAIN ^ (~c & (2**64 - 1))), f"chunk {c}"
+    assert index_hash == xxhash.xxh3_64_intdigest(data[table + 8 * n_pages:table + 8 * (n_pages + n_chunks)],
+                                                  PAGE_DOMAIN)
+    assert not any(data[table + 8 * (n_pages + n_chunks):body_len]), "padding after the page table"
+    assert body_len % page_size == 0
+    return n_pages
+
+
+def parse_v1(path):
+    """Read a format 1.x store from its bytes: trailer (and page table), then
+    every LMDB record."""
+    data = open(path, "rb").read()
+    n_pages = check_trailer(data)
     env = lmdb.open(str(path), subdir=False, readonly=True, lock=False, max_dbs=3)
     out = {}
     try:
@@ -142,6 +170,7 @@ def parse_v1(path):
         checksums.append(c)
         out["fallback"] = parse_list(body)
     assert out["digest"] == xxhash.xxh3_64_intdigest(b"".join(struct.pack("<Q", c) for c in checksums))
+    assert (out["minor"] >= 1) == (n_pages > 0), "format 1.1 and later carry a page table"
     out["records"] = rows
     return out
 
@@ -228,7 +257,8 @@ def test_today_builder_writes_a_pinned_format(tmp_path):
     for part in ("users", "items"):
         assert new["records"][part] == pinned["records"][part], f"{part} records changed without a version bump"
     assert dict(new["records"]["meta"])[b"fallback"] == dict(pinned["records"]["meta"])[b"fallback"]
-    strip = lambda p: re.sub(r"^builder=.*\n", "", p, flags=re.M)  # the builder's version may move on
+    # The builder's version may move on, and the BLAS kernel is the machine's.
+    strip = lambda p: re.sub(r"^(builder|blas)=.*\n", "", p, flags=re.M)
     for field in ("major", "minor", "k", "factors", "n_users", "n_items", "flags", "build_time", "digest"):
         assert new[field] == pinned[field], field
     assert strip(new["provenance"]) == strip(pinned["provenance"])
