@@ -128,7 +128,10 @@
  * biases, the global bias), so shards computed from different item sides are
  * told apart even when built from in-memory arrays.  `mfkv merge` streams
  * shards 0..N-1 into the store the full build writes, provenance without
- * the shard line, byte for byte.
+ * the shard line, byte for byte.  The "blas=" line (MFKV_PROV_BLAS) names the
+ * BLAS kernel, which depends on the CPU and not on the lists (they are exact
+ * whatever the kernel): merge ignores it when comparing shards and keeps
+ * shard 0's.
  */
 #ifndef MFKV_FORMAT_H
 #define MFKV_FORMAT_H
@@ -166,6 +169,7 @@
 #define MFKV_MAX_SHARDS 65536u
 #define MFKV_PROV_SHARD "shard="
 #define MFKV_PROV_ITEM_SIDE "item_side=xxh3-64:"
+#define MFKV_PROV_BLAS "blas=" /* the BLAS kernel that computed the lists */
 
 #define MFKV_FLAG_FALLBACK 1u
 #define MFKV_FLAG_TITLES 2u

@@ -117,7 +117,7 @@ static int provenance(const mfkv_build_request *req, char **out, mfkv_diag *d)
     if (!f) return mfkv_fail(d, MFKV_NOMEM, "out of memory");
     fprintf(f, "builder=mfkv %s\n", mfkv_version());
     fprintf(f, "options=%s\n", req->options ? req->options : "");
-    fprintf(f, "blas=%s\n", mfkv_blas_kernel());
+    fprintf(f, MFKV_PROV_BLAS "%s\n", mfkv_blas_kernel());
     for (size_t i = 0; i < req->n_inputs; i++) {
         char hex[33];
         int rc = mfkv_file_digest(req->inputs[i], hex, d);

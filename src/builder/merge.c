@@ -87,17 +87,23 @@ static int next_user(void *ctx, mfkv_user_list *out, mfkv_diag *d)
     return MFKV_OK;
 }
 
-/* Provenance without the shard line: what the unsharded build records. */
-static char *unsharded_provenance(const mfkv_info *in)
+/* Provenance without the lines starting with one of @p drop (a NULL-ended
+ * list).  Without the shard line it is what the unsharded build records. */
+static char *provenance_without(const mfkv_info *in, const char *const *drop)
 {
     char *out = malloc(in->provenance_len + 1);
     if (!out) return NULL;
-    size_t o = 0, klen = strlen(MFKV_PROV_SHARD);
+    size_t o = 0;
     const char *p = in->provenance, *end = p + in->provenance_len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *next = nl ? nl + 1 : end;
-        if (!((size_t)(next - p) > klen && !memcmp(p, MFKV_PROV_SHARD, klen))) {
+        int keep = 1;
+        for (const char *const *d = drop; keep && *d; d++) {
+            size_t klen = strlen(*d);
+            keep = !((size_t)(next - p) > klen && !memcmp(p, *d, klen));
+        }
+        if (keep) {
             memcpy(out + o, p, (size_t)(next - p));
             o += (size_t)(next - p);
         }
@@ -106,6 +112,12 @@ static char *unsharded_provenance(const mfkv_info *in)
     out[o] = 0;
     return out;
 }
+
+static const char *const not_the_shard[] = {MFKV_PROV_SHARD, NULL};
+/* The BLAS kernel names the machine that computed a shard, not what it
+ * computed (the lists are exact whatever the kernel): shards built on
+ * different CPUs of one cluster merge, and the store keeps shard 0's line. */
+static const char *const not_the_machine[] = {MFKV_PROV_SHARD, MFKV_PROV_BLAS, NULL};
 
 static int same_bytes(const char *a, size_t la, const char *b, size_t lb)
 {
@@ -127,7 +139,7 @@ static int check_compatible(const shard_in *ref, const shard_in *s, mfkv_diag *d
 {
     const mfkv_info *a = &ref->info, *b = &s->info;
     const char *what = NULL;
-    char *pa = unsharded_provenance(a), *pb = unsharded_provenance(b);
+    char *pa = provenance_without(a, not_the_machine), *pb = provenance_without(b, not_the_machine);
     if (!pa || !pb) {
         free(pa);
         free(pb);
@@ -245,7 +257,7 @@ int mfkv_merge_stores(const char *out, const char *const *paths, size_t n, mfkv_
     ms.total = (uint32_t)total;
     ms.item = malloc(((size_t)ref->k + 1) * sizeof *ms.item);
     ms.score = malloc(((size_t)ref->k + 1) * sizeof *ms.score);
-    prov = unsharded_provenance(ref);
+    prov = provenance_without(ref, not_the_shard);
     mfkv_topk_result lists = {.k = ref->k};
     mfkv_store_contents c = {.model = &model, .lists = &lists, .titles = (const char *const *)titles,
                              .genres = (const char *const *)genres, .build_time = when};

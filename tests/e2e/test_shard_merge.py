@@ -75,6 +75,22 @@ def test_merge_in_any_order_is_the_full_build_byte_for_byte(built):
         assert a.read() == b.read()
 
 
+def test_shards_computed_with_other_blas_kernels_merge(built, tmp_path):
+    """A cluster mixes CPUs: a shard computed with another BLAS kernel has the
+    same lists (they are exact whatever the kernel) and merges; only its
+    provenance's blas= line differs, and the merge keeps shard 0's."""
+    other = tmp_path / "s1-nehalem.mfkv"
+    p = subprocess.run([MFKV, *map(str, ["build", *built.common, "--shard", "1/3", "-o", other])],
+                       capture_output=True, text=True, env=dict(ENV, OPENBLAS_CORETYPE="Nehalem"))
+    assert p.returncode == 0, p.stderr
+    blas = lambda s: [l for l in mfkv("info", "-s", s).stdout.splitlines() if "blas=" in l]
+    assert blas(other) != blas(built.dir / "s1.mfkv") and blas(other)  # the kernels really differ
+    out = tmp_path / "merged.mfkv"
+    mfkv("merge", "-q", "-o", out, built.dir / "s0.mfkv", other, built.dir / "s2.mfkv")
+    with open(out, "rb") as a, open(built.dir / "full.mfkv", "rb") as b:
+        assert a.read() == b.read()
+
+
 def test_get_names_the_shard_of_a_user_held_elsewhere(built):
     other = next(u for u in dump(built.dir / "s1.mfkv"))
     p = mfkv("get", "-s", built.dir / "s0.mfkv", other, code=1)
