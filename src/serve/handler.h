@@ -45,6 +45,7 @@ typedef struct serve_state {
     atomic_int draining; /* shutting down: /readyz says so */
     atomic_uint open_connections;
     slow_clients slow; /* every open connection, for the request deadline */
+    struct serve_linger *linger; /* lingering close; NULL in unit tests */
 } serve_state;
 
 void serve_response_init(serve_response *res);

@@ -1,6 +1,8 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "linger.h"
 
 /* Per-request state, from the first callback to the completion notice. */
 typedef struct request_ctx {
@@ -103,11 +106,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rq) {
         if (!(rq = begin(c, url, method, version))) return MHD_NO;
         *con_cls = rq;
+        unsigned early = 0;
+        const char *msg = NULL;
         if (atomic_load(&st->open_connections) > st->config->connection_limit)
-            return queue_error(st, c, rq, 503, "overloaded: more than --connection-limit connections open");
-        /* Refuse before reading a body we would not keep. */
-        if (declared_too_large(c, st->config->max_body))
-            return queue_error(st, c, rq, 413, "request body larger than --max-body");
+            early = 503, msg = "overloaded: more than --connection-limit connections open";
+        else if (declared_too_large(c, st->config->max_body)) /* refuse before reading it */
+            early = 413, msg = "request body larger than --max-body";
+        if (early) {
+            /* The body may still be on its way: the close must linger. */
+            slow_client *w = connection_watch(c);
+            if (w) w->answered_early = 1;
+            return queue_error(st, c, rq, early, msg);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -160,6 +170,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     free(rq);
 }
 
+/* Whether closing now could reset the connection before the client reads
+ * the answer: request bytes wait unread (libmicrohttpd's own 431 and 400
+ * leave them), or a request was answered before its body came. */
+static int must_linger(const slow_client *w)
+{
+    char byte;
+    ssize_t n = recv(w->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return 1;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && w->answered_early;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode what)
 {
@@ -171,7 +192,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
     } else {
         atomic_fetch_sub(&st->open_connections, 1);
         /* libmicrohttpd closes the socket after this notice. */
-        slow_clients_remove(&st->slow, *socket_ctx);
+        slow_client *w = *socket_ctx;
+        if (w && st->linger && must_linger(w)) {
+            int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+            if (fd >= 0) serve_linger_add(st->linger, fd);
+        }
+        slow_clients_remove(&st->slow, w);
         *socket_ctx = NULL;
     }
 }

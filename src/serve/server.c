@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "http.h"
+#include "linger.h"
 #include "reload.h"
 #include "serve.h"
 
@@ -107,8 +108,11 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     atomic_init(&st.open_connections, 0);
     store_slot_init(&st.slot, first);
     slow_clients_init(&st.slow);
-    struct MHD_Daemon *daemon = serve_http_start(&st, d);
+    struct MHD_Daemon *daemon = NULL;
+    if (!serve_linger_start(c->connection_limit + SERVE_CONNECTION_HEADROOM, &st.linger, d))
+        daemon = serve_http_start(&st, d);
     if (!daemon) {
+        serve_linger_stop(st.linger);
         slow_clients_destroy(&st.slow);
         store_slot_destroy(&st.slot);
         return d->status;
@@ -123,6 +127,7 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     wait_for_shutdown(&st);
     atomic_store(&st.draining, 1);
     serve_http_stop(daemon, c->shutdown_grace);
+    serve_linger_stop(st.linger);
     slow_clients_destroy(&st.slow);
     store_slot_destroy(&st.slot);
     fprintf(c->log, "mfkv serve: stopped\n");
