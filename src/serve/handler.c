@@ -71,10 +71,47 @@ static void dispatch(serve_state *st, served_store *s, const serve_route *r,
     }
 }
 
+/* The deployment's own paths (Vertex AI's $AIP_PREDICT_ROUTE and
+ * $AIP_HEALTH_ROUTE) stand for the model's predict and for /readyz. */
+static void deployment_route(const serve_config *c, const char *path, serve_route *r)
+{
+    if (c->predict_route && !strcmp(path, c->predict_route)) {
+        memset(r, 0, sizeof *r);
+        r->kind = ROUTE_PREDICT;
+        r->model = c->model_name;
+        r->model_len = strlen(c->model_name);
+    } else if (c->health_route && !strcmp(path, c->health_route)) {
+        memset(r, 0, sizeof *r);
+        r->kind = ROUTE_READYZ;
+    }
+}
+
+/* CORS for the GET endpoints (--cors-origin): the allowed origin, or "*". */
+static void cors(const serve_config *c, serve_route_kind kind, const serve_request *req, serve_response *res)
+{
+    if (!c->cors_origin || kind == ROUTE_PREDICT || kind == ROUTE_UNKNOWN) return;
+    if (!strcmp(c->cors_origin, "*")) {
+        res->allow_origin = "*";
+        return;
+    }
+    /* One origin is named: caches must keep answers per Origin. */
+    res->vary_origin = 1;
+    if (req->origin && !strcmp(req->origin, c->cors_origin)) res->allow_origin = c->cors_origin;
+}
+
 serve_route_kind serve_handle(serve_state *st, const serve_request *req, serve_response *res)
 {
     serve_route r;
     serve_route_parse(req->path, &r);
+    deployment_route(st->config, req->path, &r);
+    if (st->config->cors_origin && !strcmp(req->method, "OPTIONS") && r.kind != ROUTE_PREDICT &&
+        r.kind != ROUTE_UNKNOWN) {
+        res->status = 204;
+        res->content_type = NULL;
+        res->preflight = 1;
+        cors(st->config, r.kind, req, res);
+        return r.kind;
+    }
     if (r.kind != ROUTE_UNKNOWN && !method_allowed(r.kind, req->method)) {
         res->allow = serve_route_allow(r.kind);
         serve_error(res, 405, "method %s not allowed here; allowed: %s", req->method, res->allow);
@@ -84,5 +121,6 @@ serve_route_kind serve_handle(serve_state *st, const serve_request *req, serve_r
     dispatch(st, s, &r, req, res);
     served_store_release(s);
     if (mfkv_buf_status(&res->body)) serve_error(res, 500, "out of memory");
+    cors(st->config, r.kind, req, res);
     return r.kind;
 }

@@ -4,7 +4,7 @@
 #include "handler.h"
 #include "io/utf8.h"
 
-int serve_lookup(serve_state *st, served_store *s, const char *id, size_t id_len,
+int serve_lookup(served_store *s, const char *id, size_t id_len, int fallback,
                  mfkv_list *list, int *used_fallback, serve_response *res)
 {
     *used_fallback = 0;
@@ -19,8 +19,12 @@ int serve_lookup(serve_state *st, served_store *s, const char *id, size_t id_len
         return -1;
     }
     int rc = mfkv_get(s->store, id, id_len, list);
-    if (rc == MFKV_NOTFOUND && st->config->fallback) {
+    if (rc == MFKV_NOTFOUND && fallback) {
         rc = mfkv_fallback(s->store, list);
+        if (rc == MFKV_NOTFOUND) { /* a store built without one: nothing to show */
+            *list = (mfkv_list){0};
+            rc = MFKV_OK;
+        }
         *used_fallback = rc == MFKV_OK;
     }
     if (rc == MFKV_OK) return 0;

@@ -18,7 +18,7 @@
 
 typedef struct serve_config {
     const char *store_path;
-    const char *listen_host; /* numeric IPv4 or IPv6 address */
+    const char *listen_host; /* IPv4 or IPv6 address, or a name (its first address) */
     uint16_t listen_port;    /* 0: let the kernel pick (logged) */
     const char *model_name;
     unsigned threads;         /* MHD worker threads */
@@ -31,6 +31,11 @@ typedef struct serve_config {
     unsigned connection_timeout; /* seconds idle, or sending one request, before a connection is closed */
     unsigned shutdown_grace;  /* seconds to let open connections finish */
     unsigned poll_ms;         /* how often the store path is checked; 0: never */
+    const char *predict_route; /* another path for predict on the latest version (Vertex AI's
+                                  $AIP_PREDICT_ROUTE); NULL: none */
+    const char *health_route;  /* another path for /readyz (Vertex AI's $AIP_HEALTH_ROUTE); NULL: none */
+    const char *cors_origin;   /* Access-Control-Allow-Origin for the GET endpoints: an origin
+                                  or "*"; NULL: no CORS (the default) */
     FILE *log;                /* never NULL */
     FILE *access_log;         /* NULL: none */
 } serve_config;

@@ -120,7 +120,7 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     const union MHD_DaemonInfo *port = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     fprintf(c->log, "mfkv serve: serving %s (version %s, digest %s, %u users) as model %s on http://%s%s%s:%u/\n",
             c->store_path, first->version, first->digest_hex, first->info.n_users, c->model_name,
-            strchr(c->listen_host, ':') ? "[" : "", c->listen_host, strchr(c->listen_host, ':') ? "]" : "",
+            strchr(st.listen_addr, ':') ? "[" : "", st.listen_addr, strchr(st.listen_addr, ':') ? "]" : "",
             port ? (unsigned)port->port : (unsigned)c->listen_port);
     fflush(c->log);
 
