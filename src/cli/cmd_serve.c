@@ -25,7 +25,7 @@ static void usage(FILE *out)
             "        {\"user_id\":1,\"exclude\":[\"3382\"]} hides items; the next stored ones fill in\n"
             "        (build with a larger -k than you serve).  Options may also come in Vertex AI's\n"
             "        \"parameters\":{\"n\":5,\"unknown_users\":\"error\"}.\n"
-            "  GET  /v1/models/NAME[/versions/V]           model version status (version from the store digest)\n"
+            "  GET  /v1/models/NAME[/versions/V]           status of every version (AVAILABLE, or END with the error)\n"
             "  GET  /v1/models/NAME[/versions/V]/metadata  signature\n"
             "  GET  /v1/users/ID/recommendations[?n=10][&format=json|html][&exclude=ID,ID]\n"
             "        titles, genres and scores; strong ETag, Cache-Control, 304 on If-None-Match\n"
@@ -35,7 +35,15 @@ static void usage(FILE *out)
             "model/version/user/path, 405 wrong method, 413 body too large, 503 overloaded.\n"
             "\n"
             "options:\n"
-            "  -s, --store FILE          store to serve (or STORE; else $MFKV_STORE, else ./" MFKV_DEFAULT_STORE ")\n"
+            "  -s, --store FILE          store to serve (or STORE; else $MFKV_STORE, else ./" MFKV_DEFAULT_STORE ");\n"
+            "                            its version is its build time (raised if a swap is not newer)\n"
+            "      --model-base-path DIR serve numbered versions DIR/1.mfkv, DIR/2.mfkv, ... as TF Serving\n"
+            "                            does: the newest that load, at /versions/N; publish with\n"
+            "                            mfkv build -o DIR/N.mfkv; removing or breaking the newest\n"
+            "                            rolls back to the one before\n"
+            "      --versions-to-keep N  versions of a base path kept loaded (default 2)\n"
+            "      --model NAME=PATH     one more model: a store file or a base path (repeatable);\n"
+            "                            routes without a model name use the first model\n"
             "  -l, --listen ADDR         HOST:PORT, [IPV6]:PORT, :PORT (every IPv4 address, 0.0.0.0)\n"
             "                            or PORT (on 127.0.0.1); HOST may be a name, e.g. localhost\n"
             "                            (its first address).  Default 127.0.0.1:8501, or\n"
@@ -62,13 +70,15 @@ static void usage(FILE *out)
             "                            answered (default: no CORS)\n"
             "  -h, --help                this text\n"
             "\n"
-            "Hot swap: replace the store file by rename (or send SIGHUP); the new store is\n"
-            "verified in full before it is served, and one that fails is refused while the old\n"
-            "one keeps serving (logged, counted in /metrics).\n"
+            "Hot swap: replace the store file by rename (or send SIGHUP), or add a version file;\n"
+            "the new store is checked (mfkv_open) before it is served, and one that fails is\n"
+            "refused while the old one keeps serving (logged, counted in /metrics).  Never\n"
+            "overwrite a served file in place (cp onto it): rename a finished file over it.\n"
             "\n"
             "examples:\n"
             "  mfkv serve recs.store\n"
             "  mfkv serve --listen 0.0.0.0:8080 --fallback --access-log - recs.store\n"
+            "  mfkv serve --model-base-path /models/recs --model movies=movies.store\n"
             "  curl -d '{\"instances\":[{\"user_id\":1}]}' localhost:8501/v1/models/recommender_model:predict\n"
             "\n"
             "exit codes:\n"
@@ -135,8 +145,35 @@ static int from_environment(serve_config *c, int listen_given)
 
 enum {
     OPT_FALLBACK = 256, OPT_MAX_BODY, OPT_MAX_USERS, OPT_MAX_AGE, OPT_SWR, OPT_CONN_LIMIT,
-    OPT_TIMEOUT, OPT_GRACE, OPT_POLL, OPT_ACCESS_LOG, OPT_CORS,
+    OPT_TIMEOUT, OPT_GRACE, OPT_POLL, OPT_ACCESS_LOG, OPT_CORS, OPT_MODEL, OPT_BASE_PATH, OPT_KEEP,
 };
+
+#define MAX_MODELS 64
+
+/* A model name as it appears in /v1/models/NAME. */
+static int check_model_name(const char *name, size_t len)
+{
+    if (!len || memchr(name, '/', len) || memchr(name, ':', len)) {
+        cli_error("model names must be non-empty without '/' or ':' (got '%.*s')", (int)len, name);
+        return -1;
+    }
+    return 0;
+}
+
+/* --model NAME=PATH; the name is cut off in place. */
+static int parse_model(char *arg, serve_model_spec *out)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || !eq[1]) {
+        cli_error("--model: expected NAME=PATH, got '%s'", arg);
+        return -1;
+    }
+    if (check_model_name(arg, (size_t)(eq - arg))) return -1;
+    *eq = '\0';
+    out->name = arg;
+    out->path = eq + 1;
+    return 0;
+}
 
 int cmd_serve(int argc, char **argv)
 {
@@ -156,12 +193,17 @@ int cmd_serve(int argc, char **argv)
         {"poll-ms", required_argument, NULL, OPT_POLL},
         {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
         {"cors-origin", required_argument, NULL, OPT_CORS},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"model-base-path", required_argument, NULL, OPT_BASE_PATH},
+        {"versions-to-keep", required_argument, NULL, OPT_KEEP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     serve_config c;
     serve_config_defaults(&c);
-    const char *store_flag = NULL, *access_log = NULL;
+    const char *store_flag = NULL, *access_log = NULL, *base_path = NULL, *model_name = "recommender_model";
+    serve_model_spec models[MAX_MODELS];
+    size_t n_models = 1; /* models[0]: STORE or --model-base-path, when given */
     char host[256];
     int listen_given = 0;
     uint32_t body = (uint32_t)c.max_body;
@@ -176,12 +218,19 @@ int cmd_serve(int argc, char **argv)
             listen_given = 1;
             break;
         case 'm':
-            if (!*optarg || strpbrk(optarg, "/:")) {
-                cli_error("--model-name: must be non-empty without '/' or ':'");
-                bad = 1;
-            }
-            c.model_name = optarg;
+            bad = check_model_name(optarg, strlen(optarg));
+            model_name = optarg;
             break;
+        case OPT_MODEL:
+            if (n_models == MAX_MODELS) {
+                cli_error("--model: at most %d models", MAX_MODELS - 1);
+                bad = 1;
+            } else {
+                bad = parse_model(optarg, &models[n_models++]);
+            }
+            break;
+        case OPT_BASE_PATH: base_path = optarg; break;
+        case OPT_KEEP: bad = cli_parse_u32("--versions-to-keep", optarg, 1, 100, &c.versions_to_keep); break;
         case 't': bad = cli_parse_u32("--threads", optarg, 1, 1024, &c.threads); break;
         case OPT_FALLBACK: c.fallback = 1; break;
         case OPT_MAX_BODY: bad = cli_parse_u32("--max-body", optarg, 16, UINT32_MAX, &body); break;
@@ -205,12 +254,27 @@ int cmd_serve(int argc, char **argv)
         }
         if (bad) return MFKV_EXIT_USAGE;
     }
-    if (argc - optind > 1 || (argc - optind == 1 && store_flag)) {
-        cli_error("serve: give the store once, as STORE or --store");
+    const char *store = argc - optind == 1 ? argv[optind] : store_flag;
+    if (argc - optind > 1 || (argc - optind == 1 && store_flag) || (store && base_path)) {
+        cli_error("serve: give the store once, as STORE, --store or --model-base-path");
         return MFKV_EXIT_USAGE;
     }
     if (from_environment(&c, listen_given)) return MFKV_EXIT_USAGE;
-    c.store_path = cli_store_path(argc - optind == 1 ? argv[optind] : store_flag);
+    /* The main model (STORE, the base path, or by default $MFKV_STORE or
+     * ./mfkv.store) unless only --model ones were given. */
+    size_t first = 0;
+    if (store || base_path || n_models == 1)
+        models[0] = (serve_model_spec){.name = model_name, .path = base_path ? base_path : cli_store_path(store)};
+    else
+        first = 1;
+    for (size_t i = first; i < n_models; i++)
+        for (size_t j = first; j < i; j++)
+            if (!strcmp(models[i].name, models[j].name)) {
+                cli_error("serve: model %s given twice", models[i].name);
+                return MFKV_EXIT_USAGE;
+            }
+    c.models = models + first;
+    c.n_models = n_models - first;
     c.max_body = body;
     if (access_log) {
         c.access_log = strcmp(access_log, "-") ? fopen(access_log, "a") : stdout;

@@ -17,6 +17,7 @@
 #include "route.h"
 #include "serve.h"
 #include "slow_clients.h"
+#include "models.h"
 #include "store_slot.h"
 
 typedef struct serve_request {
@@ -45,7 +46,8 @@ typedef struct serve_response {
 
 typedef struct serve_state {
     const serve_config *config;
-    store_slot slot;
+    served_model *models; /* config->n_models of them */
+    size_t n_models;
     serve_metrics metrics;
     atomic_int draining; /* shutting down: /readyz says so */
     atomic_uint open_connections;
@@ -71,15 +73,11 @@ void serve_error(serve_response *res, unsigned status, const char *fmt, ...)
 int serve_lookup(served_store *s, const char *id, size_t id_len, int fallback,
                  mfkv_list *list, int *used_fallback, serve_response *res);
 
-/* Check the route's model name and version against what is served; on a
- * mismatch fill a 404 as TF Serving words it and return -1. */
-int serve_check_model(serve_state *st, served_store *s, const serve_route *r, serve_response *res);
-
-/* The route handlers. */
-void serve_predict(serve_state *st, served_store *s, const serve_route *r,
-                   const serve_request *req, serve_response *res);
-void serve_model_status(serve_state *st, served_store *s, const serve_route *r, serve_response *res);
-void serve_model_metadata(serve_state *st, served_store *s, const serve_route *r, serve_response *res);
+/* The route handlers, given the model and version the route names. */
+void serve_predict(serve_state *st, served_store *s, const serve_request *req, serve_response *res);
+void serve_model_status(const served_model *m, const served_versions *v, const serve_route *r,
+                        serve_response *res);
+void serve_model_metadata(const served_model *m, served_store *s, serve_response *res);
 void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
                            const serve_request *req, serve_response *res);
 void serve_page(serve_response *res);

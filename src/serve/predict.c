@@ -11,10 +11,8 @@ static int not_excluded(void *ctx, size_t list, const mfkv_item_info *item)
     return !serve_ids_contain(u->exclude, u->n_exclude, item->id, item->id_len);
 }
 
-void serve_predict(serve_state *st, served_store *s, const serve_route *r,
-                   const serve_request *req, serve_response *res)
+void serve_predict(serve_state *st, served_store *s, const serve_request *req, serve_response *res)
 {
-    if (serve_check_model(st, s, r, res)) return;
     predict_request pr;
     char err[256];
     if (predict_request_parse(req->body, req->body_len, st->config->max_users, &pr, err, sizeof err)) {

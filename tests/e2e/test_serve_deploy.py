@@ -172,7 +172,9 @@ def test_listen_forms(stores, form):
     proc = subprocess.Popen([MFKV, "serve", "--listen", form.format(p=port), stores["a"]],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stderr.readline()
+        line = ""
+        while " on http://" not in line and proc.poll() is None:
+            line = proc.stderr.readline()
         m = re.search(r"on http://\[?([0-9a-f.:]+)\]?:(\d+)/", line)
         assert m and int(m.group(2)) == port, line
         host = m.group(1)  # the numeric address it resolved to
@@ -236,7 +238,9 @@ NETNS_SCRIPT = textwrap.dedent(r"""
             env["AIP_PREDICT_ROUTE"] = "/v1/endpoints/123/deployedModels/456:predict"
             env["AIP_HEALTH_ROUTE"] = "/health"
         p = subprocess.Popen([mfkv, "serve", store], env=env, stderr=subprocess.PIPE, text=True)
-        line = p.stderr.readline()
+        line = ""
+        while " on http://" not in line and p.poll() is None:
+            line = p.stderr.readline()
         r = {"log": line}
         def call(method, path, body=None):
             c = http.client.HTTPConnection("127.0.0.1", 18080, timeout=10)

@@ -55,16 +55,16 @@ static void fuzz_serve_setup(void)
         abort();
     }
     mfkv_model_free(&m);
+    static serve_model_spec model;
+    model = (serve_model_spec){.name = "recommender_model", .path = path};
     for (int f = 0; f < 2; f++) {
-        struct stat file;
-        served_store *s;
-        if (stat(path, &file) || served_store_open(path, &file, &s, &d)) abort();
         serve_config_defaults(&fuzz_config[f]);
-        fuzz_config[f].store_path = path;
+        fuzz_config[f].models = &model;
+        fuzz_config[f].n_models = 1;
         fuzz_config[f].fallback = f;
         fuzz_state[f].config = &fuzz_config[f];
         serve_metrics_init(&fuzz_state[f].metrics);
-        store_slot_init(&fuzz_state[f].slot, s);
+        if (serve_models_open(&fuzz_state[f], &d)) abort();
         slow_clients_init(&fuzz_state[f].slow);
     }
     unlink(path); /* the mappings stay valid */
