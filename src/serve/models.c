@@ -80,7 +80,7 @@ static int scan(const served_model *m, version_file **out, size_t *n)
         (*out)[(*n)++] = (version_file){.number = number, .file = file};
     }
     closedir(dir);
-    qsort(*out, *n, sizeof **out, newest_first);
+    if (*n > 1) qsort(*out, *n, sizeof **out, newest_first);
     return 0;
 }
 

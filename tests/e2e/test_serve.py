@@ -91,7 +91,7 @@ def build(tmp_path, name, weights, *extra):
 class Server:
     def __init__(self, store, *args):
         self.proc = subprocess.Popen(
-            [MFKV, "serve", "--listen", "127.0.0.1:0", *args, store],
+            [MFKV, "serve", "--listen", "127.0.0.1:0", *args] + ([store] if store else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log = []
         deadline = time.monotonic() + 20
