@@ -28,9 +28,18 @@ int serve_lookup(served_store *s, const char *id, size_t id_len, int fallback,
         *used_fallback = rc == MFKV_OK;
     }
     if (rc == MFKV_OK) return 0;
-    if (rc == MFKV_NOTFOUND)
+    if (rc == MFKV_NOTFOUND) {
         serve_error(res, 404, "user_id %.*s not found", (int)(id_len > 64 ? 64 : id_len), id);
-    else
-        serve_error(res, 500, "store lookup failed: %s", mfkv_strerror(rc));
+    } else if (rc == MFKV_INVAL) {
+        serve_error(res, 400, "store lookup refused the id: %s", mfkv_strerror(rc));
+    } else {
+        /* The file changed under the mapping (overwritten or truncated in
+         * place), or its bytes went bad: never an answer from it.  The
+         * watcher reopens it at its next poll (models.h); meanwhile clients
+         * retry, and other versions keep serving. */
+        atomic_store(&s->damaged, 1);
+        serve_error(res, 503, "store version %s is unreadable (%s); reloading it, retry", s->version,
+                    mfkv_strerror(rc));
+    }
     return -1;
 }

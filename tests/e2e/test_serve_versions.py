@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -148,5 +149,63 @@ def test_store_file_version_is_the_build_time_and_only_grows(stores, tmp_path):
         publish(new, live)
         assert wait_for(lambda: status_of(s) == [("1700000003", "AVAILABLE")]), s.log
         assert s.request("GET", "/v1/users/1/recommendations")[1]["etag"] == tag
+    finally:
+        assert s.stop() == 0
+
+
+def flip_score_byte(path, score):
+    """Flip, in place, one byte of a float32 score stored in @p path (a byte of
+    one user's checksummed record); returns a function that puts it back."""
+    import struct
+
+    with open(path, "r+b") as f:
+        data = f.read()
+        off = data.index(struct.pack("<f", score)) + 1
+        assert data.count(struct.pack("<f", score)) == 1
+        f.seek(off)
+        f.write(bytes([data[off] ^ 0x40]))
+
+    def restore():
+        with open(path, "r+b") as f:
+            f.seek(off)
+            f.write(data[off:off + 1])
+    return restore
+
+
+def test_store_changed_in_place_gets_503_then_reloads(stores, tmp_path):
+    """Issue 8, server side: a store whose bytes change under the server is
+    never answered from; its lookups get 503 while other users, versions and
+    models keep serving, and it is served again once the file is valid."""
+    from test_serve import reference_list
+
+    top1 = reference_list(WEIGHTS_A, "1")[0][1]
+    live = tmp_path / "live.store"
+    publish(stores["a"], live)
+    base = tmp_path / "models"
+    base.mkdir()
+    publish(stores["b"], base / "1.mfkv")
+    publish(stores["a"], base / "2.mfkv")
+    s = Server(str(live), "--poll-ms", "50", "--model", f"versions={base}")
+    try:
+        one = lambda model=MODEL, v=None: s.request(
+            "POST", f"/v1/models/{model}" + (f"/versions/{v}" if v else "") + ":predict",
+            {"instances": [{"user_id": 1}]})[0]
+        two = {"instances": [{"user_id": 2}]}
+        restore = flip_score_byte(live, top1)
+        assert one() == 503  # the record fails its checksum: never served
+        assert s.predict(two)[0] == 200 and one("versions") == 200
+        assert s.request("GET", "/readyz")[0] == 200
+        time.sleep(0.5)  # polls: the changed file does not load, the old mapping stays
+        assert one() == 503 and s.proc.poll() is None
+        restore()
+        assert wait_for(lambda: one() == 200), s.log
+
+        # A version directory rolls back while its newest is unreadable.
+        restore = flip_score_byte(base / "2.mfkv", top1)
+        assert wait_for(lambda: status_of(s, "versions")[0] == ("1", "AVAILABLE")), s.log
+        assert predict_at(s, model="versions") == (200, cli_predict(stores["b"], "1", "2"))
+        restore()
+        assert wait_for(lambda: status_of(s, "versions")[0] == ("2", "AVAILABLE")), s.log
+        assert one("versions", 2) == 200
     finally:
         assert s.stop() == 0
