@@ -5,8 +5,10 @@
  * Input: a flags byte, then method, path, ?n=, ?format= and If-None-Match
  * separated by NUL bytes (what libmicrohttpd hands over is NUL-terminated,
  * so those can never hold one), then the body: the rest, any bytes.
- * Flags: bit 0 serve with --fallback; bits 1-3 absent ?n=, ?format=,
- * If-None-Match; bits 4-7 the --max-users limit (1..16).
+ * Flags: bit 0 serve with --fallback (and --cors-origin https://a.example;
+ * without: the Vertex AI routes /predict and /health); bits 1-3 absent ?n=
+ * (its field is then ?exclude=), ?format=, If-None-Match (its field is also
+ * the Origin header); bits 4-7 the --max-users limit (1..16).
  *
  * Besides not crashing, every response must be sound: a status the server
  * documents, and a JSON body that parses whenever the type says JSON.  The
@@ -62,6 +64,8 @@ static void fuzz_serve_setup(void)
         fuzz_config[f].models = &model;
         fuzz_config[f].n_models = 1;
         fuzz_config[f].fallback = f;
+        if (f) fuzz_config[f].cors_origin = "https://a.example";
+        else fuzz_config[f].predict_route = "/predict", fuzz_config[f].health_route = "/health";
         fuzz_state[f].config = &fuzz_config[f];
         serve_metrics_init(&fuzz_state[f].metrics);
         if (serve_models_open(&fuzz_state[f], &d)) abort();
@@ -133,6 +137,8 @@ int fuzz_serve_request_one(const uint8_t *data, size_t size)
         .method = method,
         .path = path,
         .query_n = flags & 2 ? NULL : n,
+        .query_exclude = flags & 2 ? n : NULL,
+        .origin = inm,
         .query_format = flags & 4 ? NULL : format,
         .if_none_match = flags & 8 ? NULL : inm,
         .body = (const char *)p,
