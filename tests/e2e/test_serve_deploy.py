@@ -222,13 +222,22 @@ def test_sigterm_finishes_the_request_in_flight(stores):
 
 # Runs inside a private network namespace (unshare -n): the server must bind
 # 0.0.0.0 there as on Cloud Run, and only this namespace's loopback exists.
-NETNS_SCRIPT = textwrap.dedent(r"""
-    import fcntl, json, os, re, signal, socket, struct, subprocess, sys, http.client
-    mfkv, store = sys.argv[1], sys.argv[2]
+LOOPBACK_UP = textwrap.dedent(r"""
+    import fcntl, socket, struct
     with socket.socket() as s:  # bring loopback up: SIOCGIFFLAGS / SIOCSIFFLAGS, IFF_UP
         req = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s, 0x8913, req))[1]
         fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))
+""")
+
+
+def can_unshare_network():
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+NETNS_SCRIPT = LOOPBACK_UP + textwrap.dedent(r"""
+    import json, os, re, signal, subprocess, sys, http.client
+    mfkv, store = sys.argv[1], sys.argv[2]
     out = {}
     for var in ("PORT", "AIP_HTTP_PORT"):
         env = dict(os.environ, **{var: "18080"})
@@ -260,7 +269,7 @@ NETNS_SCRIPT = textwrap.dedent(r"""
 
 
 def test_cloud_run_and_vertex_environment(stores):
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+    if not can_unshare_network():
         pytest.skip("needs unshare -n (root) to bind 0.0.0.0 in a private network namespace")
     r = subprocess.run(["unshare", "-n", sys.executable, "-c", NETNS_SCRIPT, MFKV, stores["a"]],
                        capture_output=True, text=True, timeout=120)
