@@ -88,6 +88,12 @@ def build(tmp_path, name, weights, *extra):
     return out
 
 
+def build_a_and_b(tmp):
+    """Stores from the two fixture models, with titles: two versions to swap."""
+    return {"a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),
+            "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES)}
+
+
 class Server:
     def __init__(self, store, *args):
         self.proc = subprocess.Popen(

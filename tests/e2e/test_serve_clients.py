@@ -7,7 +7,6 @@ connection.  Each client of the matrix sends each oversized request REPEAT
 times and must read its status every time, with no reset or broken pipe.
 """
 import http.client
-import os
 import shutil
 import socket
 import subprocess

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from test_serve import MOVIES, WEIGHTS_A, WEIGHTS_B, Server, build, cli_predict, wait_for
+from test_serve import Server, build_a_and_b, cli_predict, wait_for
 
 pytestmark = pytest.mark.skip(reason="needs issue 8's library")
 
@@ -24,9 +24,7 @@ REQUEST = {"instances": [{"user_id": 1}, {"user_id": 2}]}
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("overwrite")
-    return {"a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),
-            "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES)}
+    return build_a_and_b(tmp_path_factory.mktemp("overwrite"))
 
 
 def copy_in_place(src, dst):

@@ -26,18 +26,14 @@ import time
 
 import pytest
 
-from test_serve import MOVIES, PREDICT, WEIGHTS_A, WEIGHTS_B, Server, build, cli_predict, swaps, wait_for
+from test_serve import PREDICT, Server, build_a_and_b, cli_predict, swaps, wait_for
 
 IDLE_CONNECTIONS = 1000
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("stores")
-    return {
-        "a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),
-        "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES),
-    }
+    return build_a_and_b(tmp_path_factory.mktemp("stores"))
 
 
 def raise_fd_limit(needed):
@@ -233,6 +229,17 @@ print(published)
 """
 
 
+def run_swapper(threads, script, *args):
+    """Start the load @p threads, then run a swapper @p script for SWAP_SECONDS;
+    returns the number it prints."""
+    for t in threads:
+        t.start()
+    r = subprocess.run([sys.executable, "-c", script, *map(str, args), str(SWAP_SECONDS)],
+                       capture_output=True, text=True, timeout=SWAP_SECONDS + 60)
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout)
+
+
 def run_wrk(port, seconds, tmp_path):
     script = tmp_path / "post.lua"
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -276,12 +283,7 @@ def test_hot_swap_every_100ms_under_load(stores, tmp_path):
     if shutil.which("wrk"):
         threads.append(threading.Thread(target=lambda: wrk.append(run_wrk(s.port, SWAP_SECONDS, tmp_path))))
     try:
-        for t in threads:
-            t.start()
-        swapper = subprocess.run([sys.executable, "-c", SWAPPER, str(live), stores["a"], stores["b"],
-                                  str(SWAP_SECONDS)], capture_output=True, text=True, timeout=SWAP_SECONDS + 60)
-        assert swapper.returncode == 0, swapper.stderr
-        published = int(swapper.stdout)
+        published = run_swapper(threads, SWAPPER, live, stores["a"], stores["b"])
         # The last store published is the one served once the watcher settles.
         last = "b" if published % 2 == 1 else "a"
         want = cli_predict(stores[last], "1", "2")
@@ -368,12 +370,7 @@ def test_new_version_every_100ms_under_load(stores, tmp_path):
 
     threads = [threading.Thread(target=checker, args=(i % 2 == 1,)) for i in range(4)]
     try:
-        for t in threads:
-            t.start()
-        swapper = subprocess.run([sys.executable, "-c", VERSION_SWAPPER, str(base), stores["a"], stores["b"],
-                                  str(SWAP_SECONDS)], capture_output=True, text=True, timeout=SWAP_SECONDS + 60)
-        assert swapper.returncode == 0, swapper.stderr
-        last = int(swapper.stdout)
+        last = run_swapper(threads, VERSION_SWAPPER, base, stores["a"], stores["b"])
         assert wait_for(lambda: json.loads(s.request("GET", "/v1/models/recommender_model")[2])
                         ["model_version_status"][0]["version"] == str(last)), s.log
         assert s.predict({"instances": [{"user_id": 1}, {"user_id": 2}]})[2] == of_version(last)

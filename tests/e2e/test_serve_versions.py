@@ -14,16 +14,12 @@ import time
 
 import pytest
 
-from test_serve import MFKV, MODEL, MOVIES, PREDICT, WEIGHTS_A, WEIGHTS_B, Server, build, cli_predict, wait_for
+from test_serve import MFKV, MODEL, WEIGHTS_A, Server, build_a_and_b, cli_predict, wait_for
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("versions")
-    return {
-        "a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),
-        "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES),
-    }
+    return build_a_and_b(tmp_path_factory.mktemp("versions"))
 
 
 def publish(src, dst):
