@@ -86,7 +86,7 @@ static const char *next_field(const uint8_t **p, const uint8_t *end)
 
 static void check_response(const serve_response *res)
 {
-    static const unsigned documented[] = {200, 304, 400, 404, 405, 413, 500, 503};
+    static const unsigned documented[] = {200, 204, 304, 400, 404, 405, 413, 500, 503}; /* 204: CORS preflight */
     int known = 0;
     for (size_t i = 0; i < sizeof documented / sizeof *documented; i++) known |= res->status == documented[i];
     if (!known) {
