@@ -247,10 +247,12 @@ static served_versions *update(serve_state *st, served_model *m, const served_ve
     if (k && !same) {
         next = snapshot(m, chosen, k);
         if (!next) mfkv_fail(d, MFKV_NOMEM, "out of memory");
-    } else if (!k && cur && cur->n) {
+    } else if (!k && cur && cur->n && !m->said_nothing_loadable) {
         log_line(c, "model %s: no loadable version in %s; still serving version %s", m->name, m->path,
                  cur->stores[0]->version);
-    } else if (!k && !d->status) {
+        m->said_nothing_loadable = 1;
+    }
+    if (k) m->said_nothing_loadable = 0; else if (!k && !d->status) {
         mfkv_fail(d, MFKV_IO, "%s: no version to serve (expected %s)", m->path,
                   m->is_dir ? "numbered files N.mfkv" : "a store file");
     }

@@ -54,6 +54,7 @@ typedef struct served_model {
     size_t n_failed;
     version_file *seen;      /* the files of the last poll, for settling */
     size_t n_seen;
+    int said_nothing_loadable; /* logged once until a version loads again */
 } served_model;
 
 /* Open every configured model, each with at least one version.

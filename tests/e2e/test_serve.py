@@ -318,7 +318,12 @@ def test_hostile_bytes_keep_the_server_serving(server):
         b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"GET /v1/users/%00%ff/recommendations HTTP/1.1\r\nHost: x\r\n\r\n",
         b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"inst",
-    ]
+        b"GET /v1/users/1/recommendations?exclude=" + b"," * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"OPTIONS /v1/users/1/recommendations HTTP/1.1\r\nHost: x\r\nOrigin: null\r\n\r\n",
+    ] + [b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+         for b in (b'{"instances":[{"user_id":1,"exclude":' + b"[" * 200 + b"]" * 200 + b'}]}',
+                   b'{"instances":[1],"parameters":{"n":{"n":{"n":[]}}}}',
+                   b'{"instances":[{"user_id":1,"exclude":["' + b'\\u0000' * 100 + b'"]}],"unknown_users":0}')]
     for p in payloads:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
             try:  # the server may answer and close before all is sent

@@ -193,6 +193,7 @@ def test_store_changed_in_place_gets_503_then_reloads(stores, tmp_path):
         assert s.request("GET", "/readyz")[0] == 200
         time.sleep(0.5)  # polls: the changed file does not load, the old mapping stays
         assert one() == 503 and s.proc.poll() is None
+        assert sum("no loadable version" in line for line in s.log) == 1  # said once, not every poll
         restore()
         assert wait_for(lambda: one() == 200), s.log
 
