@@ -29,7 +29,8 @@ typedef struct serve_config {
     const char *listen_host; /* IPv4 or IPv6 address, or a name (its first address) */
     uint16_t listen_port;    /* 0: let the kernel pick (logged) */
     unsigned threads;         /* MHD worker threads */
-    int fallback;             /* unknown users get the store's fallback list */
+    int fallback;             /* snippets of unknown users show the store's fallback list
+                                 (predict always answers them so, unless asked for 404) */
     size_t max_body;          /* bytes; larger requests get 413 */
     unsigned max_users;       /* users in one predict request */
     unsigned cache_max_age;   /* seconds, snippet Cache-Control */

@@ -240,6 +240,15 @@ def run_swapper(threads, script, *args):
     return int(r.stdout)
 
 
+def stop_load(server, stop, threads):
+    """Stop the load threads and the server: (swaps ok, swaps refused, exit code)."""
+    stop.set()
+    for t in threads:
+        t.join(timeout=SWAP_SECONDS + 40)
+    ok, bad = swaps(server)
+    return ok, bad, server.stop()
+
+
 def run_wrk(port, seconds, tmp_path):
     script = tmp_path / "post.lua"
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -289,11 +298,7 @@ def test_hot_swap_every_100ms_under_load(stores, tmp_path):
         want = cli_predict(stores[last], "1", "2")
         assert wait_for(lambda: s.predict({"instances": [{"user_id": 1}, {"user_id": 2}]})[2] == want)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=SWAP_SECONDS + 40)
-        ok, bad = swaps(s)
-        code = s.stop()
+        ok, bad, code = stop_load(s, stop, threads)
     print(f"hot swap: {published} published, {ok} swapped, {bad} refused; checked responses {seen}; "
           + (re.search(r"\d+ requests in [^,]*", wrk[0].stdout).group(0) + " from wrk" if wrk else "no wrk"))
     assert failures == []
@@ -375,11 +380,7 @@ def test_new_version_every_100ms_under_load(stores, tmp_path):
                         ["model_version_status"][0]["version"] == str(last)), s.log
         assert s.predict({"instances": [{"user_id": 1}, {"user_id": 2}]})[2] == of_version(last)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=SWAP_SECONDS + 40)
-        ok, bad = swaps(s)
-        code = s.stop()
+        ok, bad, code = stop_load(s, stop, threads)
     print(f"version swap: {last - 1} versions published, {ok} loaded, {bad} refused; checked {counts}")
     assert failures == []
     assert counts["latest"] > 0 and counts["versioned"] > 0
