@@ -385,4 +385,4 @@ def test_new_version_every_100ms_under_load(stores, tmp_path):
     assert failures == []
     assert counts["latest"] > 0 and counts["versioned"] > 0
     assert bad == 0
-    assert code == 0
+    assert code == 0, "".join(s.log[-30:])
