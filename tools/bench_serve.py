@@ -14,6 +14,13 @@ comparable when other work shares the machine and throughput and p99 do not.
 Everything listens on 127.0.0.1 ports picked free; every process started is stopped.
 Build mfkv with -Doptimize=ReleaseFast first (MFKV_BIN, default zig-out-release/bin/mfkv);
 `tools/setup.sh --bench` installs wrk, nginx and redis-server.
+
+    tools/bench_serve.py STORE --baseline OTHER_MFKV [--repeats 3]
+
+compares two builds instead (e.g. main's and a branch's): both serve the store at once, and
+for each connection count wrk runs the plain predict request against one, then the other,
+--repeats times interleaved, so both see the same load from other work.  Prints each run's
+req/s and CPU us/req, and the medians' ratios (this build / baseline).
 """
 import argparse
 import csv
@@ -92,6 +99,57 @@ def run_redis(port, key, conns, requests):
     return float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
 
 
+def start_serve(binary, store, threads):
+    port = free_port()
+    proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
+                             "--poll-ms", "0", store], stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def compare(a, conns, tmp):
+    """This build against --baseline on the plain predict path, interleaved."""
+    import statistics
+
+    procs = []
+    try:
+        for binary in (MFKV, a.baseline):
+            procs.append(start_serve(binary, a.store, a.threads))
+        predict_req = json.dumps({"instances": [{"user_id": a.user}]})
+        bodies = {urllib.request.urlopen(urllib.request.Request(
+            base + "/v1/models/recommender_model:predict", data=predict_req.encode())).read() for _, base in procs}
+        if len(bodies) != 1:
+            sys.exit("bench_serve: the two builds answer the predict request differently")
+        results = {}
+        for c in conns:
+            for rep in range(a.repeats):
+                for which, (proc, base) in zip(("this", "baseline"), procs):
+                    cpu0 = cpu_ns(proc.pid)
+                    rps, p50, p99, total = run_wrk(base + "/v1/models/recommender_model:predict", c, a.duration,
+                                                   tmp, predict_req)
+                    us = (cpu_ns(proc.pid) - cpu0) / 1000 / total
+                    results.setdefault((c, which), []).append((rps, p50, p99, us))
+                    print(f"  done: {c} connections, {which}, run {rep + 1}", file=sys.stderr)
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+    print(f"cpus {os.cpu_count()}, {a.duration} s per wrk run, {a.repeats} interleaved runs each, "
+          f"--threads {a.threads}, predict for user {a.user}")
+    print(f"this: {MFKV}\nbaseline: {a.baseline}")
+    print("| conns | build | req/s per run | CPU us/req per run | median req/s | median us/req |")
+    print("|---:|---|---|---|---:|---:|")
+    for c in conns:
+        med = {}
+        for which in ("this", "baseline"):
+            runs = results[(c, which)]
+            med[which] = (statistics.median(r[0] for r in runs), statistics.median(r[3] for r in runs))
+            print(f"| {c} | {which} | {', '.join(f'{r[0]:.0f}' for r in runs)} | "
+                  f"{', '.join(f'{r[3]:.1f}' for r in runs)} | {med[which][0]:.0f} | {med[which][1]:.1f} |")
+        print(f"| {c} | ratio | | | {med['this'][0] / med['baseline'][0]:.3f} | "
+              f"{med['this'][1] / med['baseline'][1]:.3f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("store")
@@ -99,22 +157,24 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", default="1,16,64")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="mfkv serve worker threads")
+    ap.add_argument("--baseline", help="another mfkv binary: compare the predict path, interleaved")
+    ap.add_argument("--repeats", type=int, default=3, help="with --baseline: runs of each build")
     a = ap.parse_args()
-    for tool in ("wrk", "nginx", "redis-server", "redis-benchmark"):
+    for tool in ("wrk",) if a.baseline else ("wrk", "nginx", "redis-server", "redis-benchmark"):
         if not shutil.which(tool):
             sys.exit(f"bench_serve: {tool} not found (apt-get install wrk nginx redis-server)")
     conns = [int(c) for c in a.connections.split(",")]
+    if a.baseline:
+        with tempfile.TemporaryDirectory(prefix="bench_serve.") as tmp:
+            compare(a, conns, tmp)
+        return
 
     procs = []
     with tempfile.TemporaryDirectory(prefix="bench_serve.") as tmp:
         try:
-            mport, nport, rport = free_port(), free_port(), free_port()
-            serve = subprocess.Popen([MFKV, "serve", "--listen", f"127.0.0.1:{mport}", "--threads",
-                                      str(a.threads), "--poll-ms", "0", a.store],
-                                     stderr=subprocess.DEVNULL)
+            nport, rport = free_port(), free_port()
+            serve, base = start_serve(MFKV, a.store, a.threads)
             procs.append(serve)
-            wait_port(mport, serve)
-            base = f"http://127.0.0.1:{mport}"
             predict_req = json.dumps({"instances": [{"user_id": a.user}]})
             req = urllib.request.Request(base + "/v1/models/recommender_model:predict", data=predict_req.encode())
             bodies = {

@@ -35,6 +35,23 @@ typedef enum mfkv_predict_layout {
 int mfkv_format_predict(mfkv_store *store, const mfkv_list *lists, size_t n_lists,
                         uint32_t max_items, mfkv_predict_layout layout, mfkv_buf *out);
 
+/* What `mfkv serve` adds to a predict answer; mfkv get passes none. */
+typedef struct mfkv_predict_extra {
+    /* Per list, 1 when it is the fallback list standing in for an unknown
+     * user.  When any is 1, every row gets "fallback":true|false (columns:
+     * "outputs" gets "fallback":[...]); otherwise nothing is added. */
+    const unsigned char *fallback;
+    /* Whether item @p item may be shown in list @p list (request-time
+     * exclusions); NULL: every item.  Dropped entries are replaced by the
+     * next ones of the stored list, up to max_items. */
+    int (*keep)(void *ctx, size_t list, const mfkv_item_info *item);
+    void *ctx;
+} mfkv_predict_extra;
+
+/* mfkv_format_predict with @p extra (NULL: none).  Same returns. */
+int mfkv_format_predict_extra(mfkv_store *store, const mfkv_list *lists, size_t n_lists, uint32_t max_items,
+                              mfkv_predict_layout layout, const mfkv_predict_extra *extra, mfkv_buf *out);
+
 /*
  * Append one user's object of the row layout,
  * {"predicted_rating":[...],"predicted_item_id":[...]}, for callers that

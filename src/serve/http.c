@@ -1,6 +1,9 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "linger.h"
 
 /* Per-request state, from the first callback to the completion notice. */
 typedef struct request_ctx {
@@ -50,6 +54,13 @@ static enum MHD_Result queue(serve_state *st, struct MHD_Connection *c, request_
     if (res->etag[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
     if (res->cache_control[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, res->cache_control);
     if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->allow_origin) MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, res->allow_origin);
+    if (res->vary_origin) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ORIGIN);
+    if (res->preflight && res->allow_origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, HEAD");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", "If-None-Match");
+        MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    }
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (res->status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     /* Draining or overloaded: tell keep-alive clients to reconnect later. */
@@ -103,11 +114,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rq) {
         if (!(rq = begin(c, url, method, version))) return MHD_NO;
         *con_cls = rq;
+        unsigned early = 0;
+        const char *msg = NULL;
         if (atomic_load(&st->open_connections) > st->config->connection_limit)
-            return queue_error(st, c, rq, 503, "overloaded: more than --connection-limit connections open");
-        /* Refuse before reading a body we would not keep. */
-        if (declared_too_large(c, st->config->max_body))
-            return queue_error(st, c, rq, 413, "request body larger than --max-body");
+            early = 503, msg = "overloaded: more than --connection-limit connections open";
+        else if (declared_too_large(c, st->config->max_body)) /* refuse before reading it */
+            early = 413, msg = "request body larger than --max-body";
+        if (early) {
+            /* The body may still be on its way: the close must linger. */
+            slow_client *w = connection_watch(c);
+            if (w) w->answered_early = 1;
+            return queue_error(st, c, rq, early, msg);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -128,7 +146,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .path = url,
         .query_n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n"),
         .query_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
+        .query_exclude = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "exclude"),
         .if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN),
         .body = rq->body.data ? rq->body.data : "",
         .body_len = rq->body.len,
     };
@@ -160,6 +180,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     free(rq);
 }
 
+/* Whether closing now could reset the connection before the client reads
+ * the answer: request bytes wait unread (libmicrohttpd's own 431 and 400
+ * leave them), or a request was answered before its body came. */
+static int must_linger(const slow_client *w)
+{
+    char byte;
+    ssize_t n = recv(w->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return 1;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && w->answered_early;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode what)
 {
@@ -171,7 +202,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
     } else {
         atomic_fetch_sub(&st->open_connections, 1);
         /* libmicrohttpd closes the socket after this notice. */
-        slow_clients_remove(&st->slow, *socket_ctx);
+        slow_client *w = *socket_ctx;
+        if (w && st->linger && must_linger(w)) {
+            int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+            if (fd >= 0) serve_linger_add(st->linger, fd);
+        }
+        slow_clients_remove(&st->slow, w);
         *socket_ctx = NULL;
     }
 }
@@ -187,22 +223,31 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *serve_http_start(serve_state *st, mfkv_diag *d)
 {
     const serve_config *c = st->config;
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
-    if (inet_pton(AF_INET, c->listen_host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(c->listen_port);
-    } else if (inet_pton(AF_INET6, c->listen_host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(c->listen_port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        mfkv_fail(d, MFKV_INVAL, "--listen: '%s' is not a numeric IPv4 or IPv6 address", c->listen_host);
+    /* Names ("localhost", a container's hostname) listen on the first
+     * address they resolve to, as most servers do. */
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+    int gai = getaddrinfo(c->listen_host, NULL, &hints, &ai);
+    if (gai) {
+        mfkv_fail(d, MFKV_INVAL, "--listen: cannot resolve '%s': %s", c->listen_host, gai_strerror(gai));
         return NULL;
     }
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    const void *ip;
+    if (addr.ss_family == AF_INET6) {
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+        v6->sin6_port = htons(c->listen_port);
+        ip = &v6->sin6_addr;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+        v4->sin_port = htons(c->listen_port);
+        ip = &v4->sin_addr;
+    }
+    inet_ntop(addr.ss_family, ip, st->listen_addr, sizeof st->listen_addr);
     struct MHD_Daemon *daemon = MHD_start_daemon(
         flags, c->listen_port, NULL, NULL, on_request, st,
         /* First, so that libmicrohttpd logs nothing through its own logger. */

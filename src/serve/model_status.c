@@ -4,22 +4,6 @@
 
 #include "handler.h"
 
-int serve_check_model(serve_state *st, served_store *s, const serve_route *r, serve_response *res)
-{
-    const char *name = st->config->model_name;
-    if (r->model_len != strlen(name) || memcmp(r->model, name, r->model_len)) {
-        serve_error(res, 404, "Servable not found for request: Latest(%.*s)",
-                    (int)(r->model_len > 64 ? 64 : r->model_len), r->model);
-        return -1;
-    }
-    if (r->version && (r->version_len != strlen(s->version) || memcmp(r->version, s->version, r->version_len))) {
-        serve_error(res, 404, "Servable not found for request: Specific(%s, %.*s)", name,
-                    (int)(r->version_len > 32 ? 32 : r->version_len), r->version);
-        return -1;
-    }
-    return 0;
-}
-
 /* Serialize @p doc (stolen) compactly as the response body. */
 static void send_json(json_t *doc, serve_response *res)
 {
@@ -34,13 +18,38 @@ static void send_json(json_t *doc, serve_response *res)
     free(text);
 }
 
-void serve_model_status(serve_state *st, served_store *s, const serve_route *r, serve_response *res)
+static int is_version(const char *v, size_t len, const serve_route *r)
 {
-    if (serve_check_model(st, s, r, res)) return;
-    send_json(json_pack("{s:[{s:s,s:s,s:{s:s,s:s}}]}", "model_version_status",
-                        "version", s->version, "state", "AVAILABLE",
-                        "status", "error_code", "OK", "error_message", ""),
-              res);
+    return !r->version || (len == r->version_len && !memcmp(v, r->version, len));
+}
+
+/* TF Serving's GetModelStatus: every loaded version AVAILABLE (newest
+ * first), then the versions that failed to load, END with their error. */
+void serve_model_status(const served_model *m, const served_versions *v, const serve_route *r,
+                        serve_response *res)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < v->n; i++) {
+        const served_store *s = v->stores[i];
+        if (is_version(s->version, strlen(s->version), r))
+            json_array_append_new(list, json_pack("{s:s,s:s,s:{s:s,s:s}}", "version", s->version, "state",
+                                                  "AVAILABLE", "status", "error_code", "OK", "error_message", ""));
+    }
+    for (size_t i = 0; i < v->n_failed; i++) {
+        char version[24];
+        int len = snprintf(version, sizeof version, "%llu", (unsigned long long)v->failed[i].number);
+        if (is_version(version, (size_t)len, r))
+            json_array_append_new(list, json_pack("{s:s,s:s,s:{s:s,s:s}}", "version", version, "state", "END",
+                                                  "status", "error_code", "DATA_LOSS", "error_message",
+                                                  v->failed[i].message));
+    }
+    if (!json_array_size(list)) {
+        json_decref(list);
+        serve_error(res, 404, "Servable not found for request: Specific(%.64s, %.*s)", m->name,
+                    (int)(r->version_len > 32 ? 32 : r->version_len), r->version);
+        return;
+    }
+    send_json(json_pack("{s:o}", "model_version_status", list), res);
 }
 
 /* TF Serving's description of one tensor: dtype and shape, -1 = any. */
@@ -52,20 +61,20 @@ static json_t *tensor(const char *name, const char *dtype, int rank)
                      "unknown_rank", 0, "name", name);
 }
 
-void serve_model_metadata(serve_state *st, served_store *s, const serve_route *r, serve_response *res)
+void serve_model_metadata(const served_model *m, served_store *s, serve_response *res)
 {
-    if (serve_check_model(st, s, r, res)) return;
     json_t *signature = json_pack(
         "{s:{s:o},s:{s:o,s:o},s:s}",
         "inputs", "user_id", tensor("user_id:0", "DT_STRING", 1),
         "outputs", "predicted_rating", tensor("predicted_rating:0", "DT_FLOAT", 2),
         "predicted_item_id", tensor("predicted_item_id:0", "DT_STRING", 2),
         "method_name", "tensorflow/serving/predict");
-    send_json(json_pack("{s:{s:s,s:s,s:s},s:{s:{s:{s:o}}},s:{s:I,s:I,s:I,s:b}}",
-                        "model_spec", "name", st->config->model_name, "signature_name", "",
+    send_json(json_pack("{s:{s:s,s:s,s:s},s:{s:{s:{s:o}}},s:{s:I,s:I,s:I,s:b,s:s}}",
+                        "model_spec", "name", m->name, "signature_name", "",
                         "version", s->version,
                         "metadata", "signature_def", "signature_def", "serving_default", signature,
                         "mfkv", "k", (json_int_t)s->info.k, "n_users", (json_int_t)s->info.n_users,
-                        "n_items", (json_int_t)s->info.n_items, "has_fallback", s->info.has_fallback != 0),
+                        "n_items", (json_int_t)s->info.n_items, "has_fallback", s->info.has_fallback != 0,
+                        "digest", s->digest_hex),
               res);
 }

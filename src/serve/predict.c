@@ -4,10 +4,15 @@
 #include "handler.h"
 #include "predict_request.h"
 
-void serve_predict(serve_state *st, served_store *s, const serve_route *r,
-                   const serve_request *req, serve_response *res)
+/* mfkv_predict_extra.keep: hide the items the instance excluded. */
+static int not_excluded(void *ctx, size_t list, const mfkv_item_info *item)
 {
-    if (serve_check_model(st, s, r, res)) return;
+    const predict_user *u = &((const predict_request *)ctx)->users[list];
+    return !serve_ids_contain(u->exclude, u->n_exclude, item->id, item->id_len);
+}
+
+void serve_predict(serve_state *st, served_store *s, const serve_request *req, serve_response *res)
+{
     predict_request pr;
     char err[256];
     if (predict_request_parse(req->body, req->body_len, st->config->max_users, &pr, err, sizeof err)) {
@@ -15,19 +20,28 @@ void serve_predict(serve_state *st, served_store *s, const serve_route *r,
         return;
     }
     mfkv_list *lists = malloc(pr.n_users * sizeof *lists);
-    if (!lists) {
+    unsigned char *fallback = malloc(pr.n_users);
+    if (!lists || !fallback) {
         serve_error(res, 500, "out of memory");
-        predict_request_free(&pr);
-        return;
+        goto done;
     }
+    int any_exclude = 0;
     size_t found = 0;
-    for (int fallback; found < pr.n_users; found++)
-        if (serve_lookup(st, s, pr.users[found].id, pr.users[found].id_len, &lists[found], &fallback, res)) break;
+    for (int used; found < pr.n_users; found++) {
+        const predict_user *u = &pr.users[found];
+        if (serve_lookup(s, u->id, u->id_len, !pr.unknown_is_error, &lists[found], &used, res)) break;
+        fallback[found] = (unsigned char)used;
+        any_exclude |= u->n_exclude > 0;
+    }
     if (found == pr.n_users) {
-        int rc = mfkv_format_predict(s->store, lists, pr.n_users, pr.max_items,
-                                     pr.columnar ? MFKV_PREDICT_COLUMNS : MFKV_PREDICT_ROWS, &res->body);
+        mfkv_predict_extra extra = {.fallback = fallback, .keep = any_exclude ? not_excluded : NULL, .ctx = &pr};
+        int rc = mfkv_format_predict_extra(s->store, lists, pr.n_users, pr.max_items,
+                                           pr.columnar ? MFKV_PREDICT_COLUMNS : MFKV_PREDICT_ROWS, &extra,
+                                           &res->body);
         if (rc) serve_error(res, 500, "store item table: %s", mfkv_strerror(rc));
     }
+done:
     free(lists);
+    free(fallback);
     predict_request_free(&pr);
 }

@@ -1,13 +1,20 @@
 /*
  * predict_request.h - the body of a TF Serving predict request.
  *
- * Accepted (user ids as JSON integers or strings):
+ * Accepted (user and item ids as JSON integers or strings):
  *   {"instances": [{"user_id": 1}, {"user_id": "2"}]}   row format
+ *   {"instances": [{"user_id": 1, "exclude": ["3382", 50]}]}
+ *                                                      row, with items to hide
  *   {"instances": [1, "2"]}                            row, single input
  *   {"inputs": {"user_id": [1, "2"]}}                  columnar format
  *   {"inputs": [1, "2"]}                               columnar, single input
- * plus optional "n" (a positive integer: keep the first n items) and
- * "signature_name" (must be "serving_default" when present).
+ * plus the request options, at the top level (TF Serving) or inside a
+ * "parameters" object (Vertex AI), not both:
+ *   "n"             a positive integer: keep the first n items
+ *   "unknown_users" "fallback" (default): an unknown user gets the store's
+ *                   fallback list, marked "fallback": true; "error": the
+ *                   whole request fails with 404, as TF Serving does
+ * and "signature_name" (must be "serving_default" when present).
  */
 #ifndef MFKV_SERVE_PREDICT_REQUEST_H
 #define MFKV_SERVE_PREDICT_REQUEST_H
@@ -16,10 +23,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "id_set.h"
+
 typedef struct predict_user {
     const char *id; /* into the parsed JSON or into digits */
     size_t id_len;
     char digits[24]; /* decimal text of an integer id */
+    serve_id *exclude; /* sorted items to hide from this user; NULL: none */
+    size_t n_exclude;
 } predict_user;
 
 typedef struct predict_request {
@@ -28,6 +39,7 @@ typedef struct predict_request {
     size_t n_users;
     uint32_t max_items; /* 0: all */
     int columnar;
+    int unknown_is_error; /* "unknown_users": "error" */
 } predict_request;
 
 /*

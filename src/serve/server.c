@@ -7,7 +7,8 @@
 
 #include "common/clock.h"
 #include "http.h"
-#include "reload.h"
+#include "linger.h"
+#include "models.h"
 #include "serve.h"
 
 void serve_config_defaults(serve_config *c)
@@ -15,7 +16,7 @@ void serve_config_defaults(serve_config *c)
     memset(c, 0, sizeof *c);
     c->listen_host = "127.0.0.1";
     c->listen_port = 8501;
-    c->model_name = "recommender_model";
+    c->versions_to_keep = 2;
     c->threads = 4;
     c->max_body = 1u << 20;
     c->max_users = 1000;
@@ -68,7 +69,6 @@ static int install_signals(mfkv_diag *d)
 static void wait_for_shutdown(serve_state *st)
 {
     const serve_config *c = st->config;
-    serve_watch watch = {0};
     int wait_ms = c->poll_ms && c->poll_ms < 1000 ? (int)c->poll_ms : 1000;
     double next_poll = mfkv_now() + c->poll_ms / 1000.0;
     while (!got_stop) {
@@ -82,9 +82,9 @@ static void wait_for_shutdown(serve_state *st)
         if (cut) serve_metrics_slow_clients(&st->metrics, cut);
         if (got_hup) {
             got_hup = 0;
-            serve_reload(st, &watch);
+            serve_models_poll(st, 1);
         } else if (c->poll_ms && mfkv_now() >= next_poll) {
-            serve_watch_poll(st, &watch);
+            serve_models_poll(st, 0);
             next_poll = mfkv_now() + c->poll_ms / 1000.0;
         }
     }
@@ -96,35 +96,41 @@ int serve_run(const serve_config *c, mfkv_diag *d)
 {
     int rc = install_signals(d);
     if (rc) return rc;
-    served_store *first;
-    struct stat file;
-    rc = serve_open_store(c, &file, &first, d);
-    if (rc) return rc;
-
     serve_state st = {.config = c};
     serve_metrics_init(&st.metrics);
     atomic_init(&st.draining, 0);
     atomic_init(&st.open_connections, 0);
-    store_slot_init(&st.slot, first);
+    rc = serve_models_open(&st, d);
+    if (rc) return rc;
     slow_clients_init(&st.slow);
-    struct MHD_Daemon *daemon = serve_http_start(&st, d);
+    struct MHD_Daemon *daemon = NULL;
+    if (!serve_linger_start(c->connection_limit + SERVE_CONNECTION_HEADROOM, &st.linger, d))
+        daemon = serve_http_start(&st, d);
     if (!daemon) {
+        serve_linger_stop(st.linger);
         slow_clients_destroy(&st.slow);
-        store_slot_destroy(&st.slot);
+        serve_models_close(&st);
         return d->status;
     }
     const union MHD_DaemonInfo *port = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(c->log, "mfkv serve: serving %s (version %s, digest %s, %u users) as model %s on http://%s%s%s:%u/\n",
-            c->store_path, first->version, first->digest_hex, first->info.n_users, c->model_name,
-            strchr(c->listen_host, ':') ? "[" : "", c->listen_host, strchr(c->listen_host, ':') ? "]" : "",
-            port ? (unsigned)port->port : (unsigned)c->listen_port);
+    for (size_t i = 0; i < st.n_models; i++) {
+        served_versions *v = store_slot_acquire(&st.models[i].slot);
+        served_store *s = v->stores[0];
+        fprintf(c->log, "mfkv serve: model %s: %s, version %s%s (digest %s, %u users)\n", st.models[i].name,
+                st.models[i].path, s->version, v->n > 1 ? " and older ones" : "", s->digest_hex, s->info.n_users);
+        served_versions_release(v);
+    }
+    fprintf(c->log, "mfkv serve: serving %s as model %s on http://%s%s%s:%u/\n", c->models[0].path,
+            c->models[0].name, strchr(st.listen_addr, ':') ? "[" : "", st.listen_addr,
+            strchr(st.listen_addr, ':') ? "]" : "", port ? (unsigned)port->port : (unsigned)c->listen_port);
     fflush(c->log);
 
     wait_for_shutdown(&st);
     atomic_store(&st.draining, 1);
     serve_http_stop(daemon, c->shutdown_grace);
+    serve_linger_stop(st.linger);
     slow_clients_destroy(&st.slow);
-    store_slot_destroy(&st.slot);
+    serve_models_close(&st);
     fprintf(c->log, "mfkv serve: stopped\n");
     fflush(c->log);
     return MFKV_OK;

@@ -58,6 +58,13 @@ void slow_client_idle(slow_client *c)
     atomic_store_explicit(&c->waiting, 1, memory_order_release);
 }
 
+/* Whether the peer has shut down its sending side with nothing left unread. */
+static int peer_closed(int fd)
+{
+    char byte;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 unsigned slow_clients_sweep(slow_clients *l, int64_t limit_ms)
 {
     unsigned cut = 0;
@@ -65,8 +72,13 @@ unsigned slow_clients_sweep(slow_clients *l, int64_t limit_ms)
     /* Under the lock: an entry's fd stays open until it is removed. */
     pthread_mutex_lock(&l->lock);
     for (slow_client *c = l->head.next; c != &l->head; c = c->next) {
-        if (!atomic_load_explicit(&c->waiting, memory_order_acquire)) continue;
-        if (now - atomic_load_explicit(&c->since_ms, memory_order_relaxed) <= limit_ms) continue;
+        if (!atomic_load_explicit(&c->waiting, memory_order_acquire)) {
+            c->eof_sweeps = 0;
+            continue;
+        }
+        c->eof_sweeps = peer_closed(c->fd) ? c->eof_sweeps + 1 : 0;
+        if (c->eof_sweeps < 2 && now - atomic_load_explicit(&c->since_ms, memory_order_relaxed) <= limit_ms)
+            continue;
         shutdown(c->fd, SHUT_RDWR);
         atomic_store_explicit(&c->waiting, 0, memory_order_relaxed); /* once is enough */
         cut++;

@@ -9,6 +9,13 @@
  * connection that has been waiting longer than the limit.  shutdown(2)
  * leaves the descriptor to libmicrohttpd, which sees end-of-file and closes
  * the connection itself.
+ *
+ * A client that shuts down its sending side in the middle of a request
+ * (declared Content-Length 100000, sent 2 bytes) will never complete it, but
+ * libmicrohttpd keeps waiting for the body until the timeout.  The sweep
+ * also cuts a waiting connection whose peer has closed (recv peeks EOF) on
+ * two sweeps in a row: a complete request sent just before the client's
+ * EOF is answered long before the second sweep, and answering ends waiting.
  */
 #ifndef MFKV_SERVE_SLOW_CLIENTS_H
 #define MFKV_SERVE_SLOW_CLIENTS_H
@@ -22,6 +29,9 @@ typedef struct slow_client {
     int fd;
     atomic_int waiting;
     atomic_int_fast64_t since_ms; /* CLOCK_MONOTONIC, when waiting began */
+    int eof_sweeps; /* sweeps in a row that saw the peer's EOF (sweeper only) */
+    int answered_early; /* a request was answered before it was read whole
+                           (only its connection's thread touches this) */
 } slow_client;
 
 typedef struct slow_clients {
@@ -45,8 +55,8 @@ void slow_client_answered(slow_client *c);
 /* The response is done: the next request's clock starts now (NULL-safe). */
 void slow_client_idle(slow_client *c);
 
-/* Shut down every connection waiting more than @p limit_ms.
- * @return how many were shut down. */
+/* Shut down every connection waiting more than @p limit_ms, or waiting on a
+ * peer that has closed its side.  @return how many were shut down. */
 unsigned slow_clients_sweep(slow_clients *l, int64_t limit_ms);
 
 #endif

@@ -1,5 +1,8 @@
 /* GET /v1/users/U/recommendations[?n=N][&format=json|html]: a cacheable list
- * with titles, for CDNs and pages, as JSON or as an HTML fragment. */
+ * with titles, for CDNs and pages, as JSON or as an HTML fragment.
+ * &exclude=ID,ID hides items (already bought, out of stock): the next items
+ * of the stored top-K take their place, and the ETag, a hash of the bytes
+ * sent, differs whenever the shown list does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include "etag.h"
 #include "format.h"
 #include "handler.h"
+#include "id_set.h"
 
 #define DEFAULT_ITEMS 10u
 
@@ -102,6 +106,26 @@ static int parse_n(const char *text, uint32_t *n)
     return 0;
 }
 
+/* ?exclude=ID,ID,...: the ids point into @p text; empty ids are skipped. */
+static int parse_exclude(const char *text, serve_id **out, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = text; *p; p++) cap += *p == ',';
+    serve_id *ids = calloc(cap, sizeof *ids);
+    if (!ids) return -1;
+    size_t k = 0;
+    for (const char *p = text;;) {
+        size_t len = strcspn(p, ",");
+        if (len) ids[k++] = (serve_id){.id = p, .id_len = len};
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    serve_ids_sort(ids, k);
+    *out = ids;
+    *n = k;
+    return 0;
+}
+
 void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
                            const serve_request *req, serve_response *res)
 {
@@ -116,31 +140,41 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
         serve_error(res, 400, "format must be json or html");
         return;
     }
-    mfkv_list list;
-    int fallback;
-    if (serve_lookup(st, s, r->user, r->user_len, &list, &fallback, res)) return;
-    if (n > list.count) n = list.count;
-    snippet_item *items = malloc((n ? n : 1) * sizeof *items);
-    if (!items) {
+    serve_id *excluded = NULL;
+    size_t n_excluded = 0;
+    if (req->query_exclude && parse_exclude(req->query_exclude, &excluded, &n_excluded)) {
         serve_error(res, 500, "out of memory");
         return;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = mfkv_item(s->store, mfkv_list_item_index(&list, i), &items[i].info);
+    mfkv_list list;
+    int fallback;
+    snippet_item *items = NULL;
+    if (serve_lookup(s, r->user, r->user_len, st->config->fallback, &list, &fallback, res)) goto done;
+    if (n > list.count) n = list.count;
+    if (!(items = malloc((n ? n : 1) * sizeof *items))) {
+        serve_error(res, 500, "out of memory");
+        goto done;
+    }
+    /* Excluded items make room for the next ones of the stored list. */
+    uint32_t shown = 0;
+    for (uint32_t i = 0; i < list.count && shown < n; i++) {
+        snippet_item *it = &items[shown];
+        int rc = mfkv_item(s->store, mfkv_list_item_index(&list, i), &it->info);
         if (rc) {
             serve_error(res, 500, "store item table: %s", mfkv_strerror(rc));
-            free(items);
-            return;
+            goto done;
         }
-        items[i].score_len = (size_t)mfkv_format_float(items[i].score, mfkv_list_score(&list, i));
+        if (serve_ids_contain(excluded, n_excluded, it->info.id, it->info.id_len)) continue;
+        it->score_len = (size_t)mfkv_format_float(it->score, mfkv_list_score(&list, i));
+        shown++;
     }
+    n = shown;
     if (html) {
         res->content_type = "text/html; charset=utf-8";
         render_html(&res->body, r->user, r->user_len, fallback, items, n);
     } else {
         render_json(&res->body, r->user, r->user_len, fallback, items, n);
     }
-    free(items);
 
     serve_etag(s->info.digest, res->body.data, res->body.len, res->etag);
     snprintf(res->cache_control, sizeof res->cache_control, "public, max-age=%u, stale-while-revalidate=%u",
@@ -152,4 +186,7 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
         res->status = 304;
         res->content_type = NULL;
     }
+done:
+    free(items);
+    free(excluded);
 }

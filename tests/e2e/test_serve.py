@@ -88,10 +88,16 @@ def build(tmp_path, name, weights, *extra):
     return out
 
 
+def build_a_and_b(tmp):
+    """Stores from the two fixture models, with titles: two versions to swap."""
+    return {"a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),
+            "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES)}
+
+
 class Server:
     def __init__(self, store, *args):
         self.proc = subprocess.Popen(
-            [MFKV, "serve", "--listen", "127.0.0.1:0", *args, store],
+            [MFKV, "serve", "--listen", "127.0.0.1:0", *args] + ([store] if store else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log = []
         deadline = time.monotonic() + 20
@@ -266,8 +272,10 @@ ERRORS = [
     ("POST", PREDICT, {"instances": ["1"] * 2000}, None, 413, "larger than --max-body"),
     ("POST", PREDICT, '{"instances":' + "[" * 1000 + "]" * 1000 + "}", None, 400, "integer or a string"),
     ("POST", PREDICT, "\xff\xfe{}", None, 400, "JSON parse error"),
-    ("POST", PREDICT, {"instances": [{"user_id": 999}]}, None, 404, "user_id 999 not found"),
-    ("POST", PREDICT, {"instances": [{"user_id": 1}, {"user_id": "nobody"}]}, None, 404, "nobody not found"),
+    ("POST", PREDICT, {"instances": [{"user_id": 999}], "unknown_users": "error"}, None, 404,
+     "user_id 999 not found"),
+    ("POST", PREDICT, {"instances": [{"user_id": 1}, {"user_id": "nobody"}], "parameters": {"unknown_users": "error"}},
+     None, 404, "nobody not found"),
     ("POST", "/v1/models/other:predict", {"instances": [1]}, None, 404, "Servable not found"),
     ("POST", f"/v1/models/{MODEL}/versions/1:predict", {"instances": [1]}, None, 404, "Specific"),
     ("POST", f"/v1/models/{MODEL}:classify", {"instances": [1]}, None, 404, "no such endpoint"),
@@ -310,7 +318,12 @@ def test_hostile_bytes_keep_the_server_serving(server):
         b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"GET /v1/users/%00%ff/recommendations HTTP/1.1\r\nHost: x\r\n\r\n",
         b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"inst",
-    ]
+        b"GET /v1/users/1/recommendations?exclude=" + b"," * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"OPTIONS /v1/users/1/recommendations HTTP/1.1\r\nHost: x\r\nOrigin: null\r\n\r\n",
+    ] + [b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+         for b in (b'{"instances":[{"user_id":1,"exclude":' + b"[" * 200 + b"]" * 200 + b'}]}',
+                   b'{"instances":[1],"parameters":{"n":{"n":{"n":[]}}}}',
+                   b'{"instances":[{"user_id":1,"exclude":["' + b'\\u0000' * 100 + b'"]}],"unknown_users":0}')]
     for p in payloads:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
             try:  # the server may answer and close before all is sent

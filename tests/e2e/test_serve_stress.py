@@ -26,18 +26,14 @@ import time
 
 import pytest
 
-from test_serve import MOVIES, PREDICT, WEIGHTS_A, WEIGHTS_B, Server, build, cli_predict, swaps, wait_for
+from test_serve import PREDICT, Server, build_a_and_b, cli_predict, swaps, wait_for
 
 IDLE_CONNECTIONS = 1000
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("stores")
-    return {
-        "a": build(tmp, "a.store", WEIGHTS_A, "--titles", MOVIES),
-        "b": build(tmp, "b.store", WEIGHTS_B, "--titles", MOVIES),
-    }
+    return build_a_and_b(tmp_path_factory.mktemp("stores"))
 
 
 def raise_fd_limit(needed):
@@ -233,6 +229,26 @@ print(published)
 """
 
 
+def run_swapper(threads, script, *args):
+    """Start the load @p threads, then run a swapper @p script for SWAP_SECONDS;
+    returns the number it prints."""
+    for t in threads:
+        t.start()
+    r = subprocess.run([sys.executable, "-c", script, *map(str, args), str(SWAP_SECONDS)],
+                       capture_output=True, text=True, timeout=SWAP_SECONDS + 60)
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout)
+
+
+def stop_load(server, stop, threads):
+    """Stop the load threads and the server: (swaps ok, swaps refused, exit code)."""
+    stop.set()
+    for t in threads:
+        t.join(timeout=SWAP_SECONDS + 40)
+    ok, bad = swaps(server)
+    return ok, bad, server.stop()
+
+
 def run_wrk(port, seconds, tmp_path):
     script = tmp_path / "post.lua"
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -276,22 +292,13 @@ def test_hot_swap_every_100ms_under_load(stores, tmp_path):
     if shutil.which("wrk"):
         threads.append(threading.Thread(target=lambda: wrk.append(run_wrk(s.port, SWAP_SECONDS, tmp_path))))
     try:
-        for t in threads:
-            t.start()
-        swapper = subprocess.run([sys.executable, "-c", SWAPPER, str(live), stores["a"], stores["b"],
-                                  str(SWAP_SECONDS)], capture_output=True, text=True, timeout=SWAP_SECONDS + 60)
-        assert swapper.returncode == 0, swapper.stderr
-        published = int(swapper.stdout)
+        published = run_swapper(threads, SWAPPER, live, stores["a"], stores["b"])
         # The last store published is the one served once the watcher settles.
         last = "b" if published % 2 == 1 else "a"
         want = cli_predict(stores[last], "1", "2")
         assert wait_for(lambda: s.predict({"instances": [{"user_id": 1}, {"user_id": 2}]})[2] == want)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=SWAP_SECONDS + 40)
-        ok, bad = swaps(s)
-        code = s.stop()
+        ok, bad, code = stop_load(s, stop, threads)
     print(f"hot swap: {published} published, {ok} swapped, {bad} refused; checked responses {seen}; "
           + (re.search(r"\d+ requests in [^,]*", wrk[0].stdout).group(0) + " from wrk" if wrk else "no wrk"))
     assert failures == []
@@ -302,3 +309,80 @@ def test_hot_swap_every_100ms_under_load(stores, tmp_path):
         assert "Non-2xx" not in r.stdout and "Socket errors" not in r.stdout, r.stdout
         assert int(re.search(r"(\d+) requests in", r.stdout).group(1)) > 0
     assert code == 0
+
+
+# Publishes DIR/N.mfkv for N = 2, 3, ... every 100 ms (content: b for even N,
+# a for odd N, as 1.mfkv is a), removing all but the newest four, then prints
+# the last N.
+VERSION_SWAPPER = """
+import os, shutil, sys, time
+base, a, b, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+n, end = 1, time.monotonic() + seconds
+while time.monotonic() < end:
+    n += 1
+    tmp = os.path.join(base, ".next.tmp")
+    shutil.copyfile(b if n % 2 == 0 else a, tmp)
+    os.rename(tmp, os.path.join(base, f"{n}.mfkv"))
+    if n > 4:
+        os.unlink(os.path.join(base, f"{n - 4}.mfkv"))
+    time.sleep(0.1)
+print(n)
+"""
+
+
+def test_new_version_every_100ms_under_load(stores, tmp_path):
+    """A base directory gains a version every 100 ms and loses its oldest:
+    every answer, latest or /versions/N, is exactly version N's store's, or
+    TF Serving's 404 for a version no longer loaded."""
+    base = tmp_path / "models"
+    base.mkdir()
+    shutil.copyfile(stores["a"], base / "1.mfkv")
+    content = {"a": cli_predict(stores["a"], "1", "2"), "b": cli_predict(stores["b"], "1", "2")}
+    of_version = lambda n: content["b" if n % 2 == 0 else "a"]
+    s = Server(None, "--model-base-path", str(base), "--poll-ms", "20", "--threads", "2")
+    stop = threading.Event()
+    counts, failures, lock = {"latest": 0, "versioned": 0, "gone": 0}, [], threading.Lock()
+    payload = json.dumps({"instances": [{"user_id": 1}, {"user_id": 2}]})
+
+    def checker(versioned):
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        while not stop.is_set():
+            try:
+                if versioned:
+                    conn.request("GET", "/v1/models/recommender_model")
+                    listed = json.loads(conn.getresponse().read())["model_version_status"]
+                    n = int(random.choice([v for v in listed if v["state"] == "AVAILABLE"])["version"])
+                    conn.request("POST", f"/v1/models/recommender_model/versions/{n}:predict", body=payload)
+                else:
+                    conn.request("POST", PREDICT, body=payload)
+                r = conn.getresponse()
+                body = r.read()
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                failures.append(repr(e))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                continue
+            with lock:
+                if versioned and r.status == 200 and body == of_version(n):
+                    counts["versioned"] += 1
+                elif versioned and r.status == 404 and b"Servable not found" in body:
+                    counts["gone"] += 1  # unloaded between the listing and the request
+                elif not versioned and r.status == 200 and body in content.values():
+                    counts["latest"] += 1
+                else:
+                    failures.append((versioned, r.status, body[:200]))
+        conn.close()
+
+    threads = [threading.Thread(target=checker, args=(i % 2 == 1,)) for i in range(4)]
+    try:
+        last = run_swapper(threads, VERSION_SWAPPER, base, stores["a"], stores["b"])
+        assert wait_for(lambda: json.loads(s.request("GET", "/v1/models/recommender_model")[2])
+                        ["model_version_status"][0]["version"] == str(last)), s.log
+        assert s.predict({"instances": [{"user_id": 1}, {"user_id": 2}]})[2] == of_version(last)
+    finally:
+        ok, bad, code = stop_load(s, stop, threads)
+    print(f"version swap: {last - 1} versions published, {ok} loaded, {bad} refused; checked {counts}")
+    assert failures == []
+    assert counts["latest"] > 0 and counts["versioned"] > 0
+    assert bad == 0
+    assert code == 0, "".join(s.log[-30:])

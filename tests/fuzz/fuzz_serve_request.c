@@ -5,8 +5,10 @@
  * Input: a flags byte, then method, path, ?n=, ?format= and If-None-Match
  * separated by NUL bytes (what libmicrohttpd hands over is NUL-terminated,
  * so those can never hold one), then the body: the rest, any bytes.
- * Flags: bit 0 serve with --fallback; bits 1-3 absent ?n=, ?format=,
- * If-None-Match; bits 4-7 the --max-users limit (1..16).
+ * Flags: bit 0 serve with --fallback (and --cors-origin https://a.example;
+ * without: the Vertex AI routes /predict and /health); bits 1-3 absent ?n=
+ * (its field is then ?exclude=), ?format=, If-None-Match (its field is also
+ * the Origin header); bits 4-7 the --max-users limit (1..16).
  *
  * Besides not crashing, every response must be sound: a status the server
  * documents, and a JSON body that parses whenever the type says JSON.  The
@@ -55,16 +57,18 @@ static void fuzz_serve_setup(void)
         abort();
     }
     mfkv_model_free(&m);
+    static serve_model_spec model;
+    model = (serve_model_spec){.name = "recommender_model", .path = path};
     for (int f = 0; f < 2; f++) {
-        struct stat file;
-        served_store *s;
-        if (stat(path, &file) || served_store_open(path, &file, &s, &d)) abort();
         serve_config_defaults(&fuzz_config[f]);
-        fuzz_config[f].store_path = path;
+        fuzz_config[f].models = &model;
+        fuzz_config[f].n_models = 1;
         fuzz_config[f].fallback = f;
+        if (f) fuzz_config[f].cors_origin = "https://a.example";
+        else fuzz_config[f].predict_route = "/predict", fuzz_config[f].health_route = "/health";
         fuzz_state[f].config = &fuzz_config[f];
         serve_metrics_init(&fuzz_state[f].metrics);
-        store_slot_init(&fuzz_state[f].slot, s);
+        if (serve_models_open(&fuzz_state[f], &d)) abort();
         slow_clients_init(&fuzz_state[f].slow);
     }
     unlink(path); /* the mappings stay valid */
@@ -82,7 +86,7 @@ static const char *next_field(const uint8_t **p, const uint8_t *end)
 
 static void check_response(const serve_response *res)
 {
-    static const unsigned documented[] = {200, 304, 400, 404, 405, 413, 500, 503};
+    static const unsigned documented[] = {200, 204, 304, 400, 404, 405, 413, 500, 503}; /* 204: CORS preflight */
     int known = 0;
     for (size_t i = 0; i < sizeof documented / sizeof *documented; i++) known |= res->status == documented[i];
     if (!known) {
@@ -135,6 +139,8 @@ void fuzz_serve_request_outcome(const uint8_t *data, size_t size, char *out, siz
         .method = method,
         .path = path,
         .query_n = flags & 2 ? NULL : n,
+        .query_exclude = flags & 2 ? n : NULL,
+        .origin = inm,
         .query_format = flags & 4 ? NULL : format,
         .if_none_match = flags & 8 ? NULL : inm,
         .body = (const char *)p,

@@ -258,6 +258,40 @@ static void predict_requests(void **state)
     expect_error("{\"instances\":[1],\"n\":\"3\"}", "positive integer");
     expect_error("{\"instances\":[1],\"signature_name\":\"other\"}", "serving_default");
     expect_error("{\"instances\":[1],\"instances\":[2]}", "duplicate");
+    expect_error("{\"instances\":[1],\"parameters\":[1]}", "parameters must be an object");
+    expect_error("{\"instances\":[1],\"parameters\":{\"k\":1}}", "unknown option \"k\"");
+    expect_error("{\"instances\":[1],\"n\":2,\"parameters\":{\"n\":2}}", "not both");
+    expect_error("{\"instances\":[1],\"unknown_users\":\"skip\"}", "\"fallback\" or \"error\"");
+    expect_error("{\"instances\":[{\"user_id\":1,\"exclude\":\"10\"}]}", "exclude must be a list");
+    expect_error("{\"instances\":[{\"user_id\":1},{\"user_id\":2,\"exclude\":[null]}]}", "instances[1].exclude[0]");
+}
+
+/* Options from Vertex AI's "parameters", and per-instance exclusions, sorted
+ * for lookup whatever order they came in. */
+static void predict_request_options(void **state)
+{
+    (void)state;
+    predict_request r;
+    char err[256] = "";
+    const char *body = "{\"instances\":[{\"user_id\":1,\"exclude\":[\"b\",7,\"aa\",\"a\"]},{\"user_id\":2}],"
+                       "\"parameters\":{\"n\":4,\"unknown_users\":\"error\"}}";
+    if (predict_request_parse(body, strlen(body), 10, &r, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(r.max_items, 4);
+    assert_true(r.unknown_is_error);
+    assert_int_equal(r.users[0].n_exclude, 4);
+    assert_int_equal(r.users[1].n_exclude, 0);
+    const serve_id *x = r.users[0].exclude;
+    for (const char *const *id = (const char *const[]){"a", "b", "7", "aa", NULL}; *id; id++)
+        assert_true(serve_ids_contain(x, 4, *id, strlen(*id)));
+    assert_false(serve_ids_contain(x, 4, "c", 1));
+    assert_false(serve_ids_contain(x, 4, "a", 0));
+    assert_false(serve_ids_contain(x, 4, "77", 2));
+    assert_false(serve_ids_contain(NULL, 0, "a", 1));
+    predict_request_free(&r);
+    body = "{\"instances\":[1],\"unknown_users\":\"fallback\"}";
+    if (predict_request_parse(body, strlen(body), 10, &r, err, sizeof err)) fail_msg("%s", err);
+    assert_false(r.unknown_is_error);
+    predict_request_free(&r);
 }
 
 static void metrics_exposition(void **state)
@@ -353,6 +387,7 @@ int main(void)
         cmocka_unit_test(routes_parse),
         cmocka_unit_test(etags),
         cmocka_unit_test(predict_requests),
+        cmocka_unit_test(predict_request_options),
         cmocka_unit_test(metrics_exposition),
         cmocka_unit_test(slow_clients_are_shut_down),
     };
