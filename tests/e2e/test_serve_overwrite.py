@@ -17,7 +17,6 @@ import pytest
 
 from test_serve import Server, build_a_and_b, cli_predict, wait_for
 
-pytestmark = pytest.mark.skip(reason="needs issue 8's library")
 
 REQUEST = {"instances": [{"user_id": 1}, {"user_id": 2}]}
 
