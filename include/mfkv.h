@@ -121,6 +121,23 @@ enum mfkv_open_flags {
  */
 int mfkv_open(const char *path, unsigned flags, mfkv_store **out);
 
+/**
+ * The store format version the file at @p path declares in its header, of
+ * any major version: to say which version a store has that mfkv_open()
+ * refused with MFKV_VERSION (written by a newer, incompatible mfkv).
+ *
+ * Makes the checks mfkv_open() makes without flags up to the header (the
+ * trailer, the page table's index or the whole-file digest, LMDB's meta
+ * pages, the header record's checksum and the mfkv magic), so the version
+ * reported is the one a sound store declares, never a damaged byte.
+ *
+ * @return MFKV_OK (@p major and @p minor set), MFKV_IO (errno set),
+ *         MFKV_FORMAT, MFKV_CORRUPT, MFKV_NOMEM, MFKV_INVAL (a NULL
+ *         argument), or MFKV_VERSION when the trailer itself is of a newer
+ *         version, so the header cannot be found.
+ */
+int mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor);
+
 /** Close a handle; NULL is accepted. Invalidates every view from it. */
 void mfkv_close(mfkv_store *store);
 

@@ -24,7 +24,8 @@ const char *cli_store_path(const char *flag_value);
  * print why, naming the file, and return the exit code (0 on success). */
 int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out);
 /* The message for a store mfkv_open refused with @p rc (errno still set):
- * a newer major version also names the one this mfkv reads. */
+ * a newer major version names the store's format version and the one this
+ * mfkv reads. */
 void cli_open_error(const char *path, int rc);
 
 /* Before any work: fail (print why, naming @p path, and return

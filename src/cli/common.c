@@ -19,9 +19,13 @@ const char *cli_store_path(const char *flag_value)
 
 void cli_open_error(const char *path, int rc)
 {
-    if (rc == MFKV_VERSION) /* say which version this mfkv can read */
-        cli_error("%s: %s (this mfkv reads store format %u.x)", path, mfkv_strerror(rc), MFKV_FORMAT_MAJOR);
-    else
+    if (rc == MFKV_VERSION) { /* say which version the store has and which this mfkv can read */
+        uint32_t major, minor;
+        char has[64] = ""; /* unknown when the trailer itself is newer */
+        if (mfkv_format_version(path, &major, &minor) == MFKV_OK)
+            snprintf(has, sizeof has, "store format %u.%u; ", major, minor);
+        cli_error("%s: %s (%sthis mfkv reads store format %u.x)", path, mfkv_strerror(rc), has, MFKV_FORMAT_MAJOR);
+    } else
         cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
 }
 

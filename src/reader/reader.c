@@ -34,6 +34,7 @@
 struct mfkv_store {
     int fd;
     unsigned flags;
+    int version_only;   /* mfkv_format_version: stop once the header's version is read */
     struct stat opened; /* identity and size at open, to tell a changed file */
     atomic_int changed; /* set by guard.c when the mapping faulted */
     mfkv_trailer trailer;
@@ -132,6 +133,7 @@ static int read_header(mfkv_store *s)
     mfkv_info *in = &s->info;
     in->format_major = mfkv_load_u32(b + 8);
     in->format_minor = mfkv_load_u32(b + 12);
+    if (s->version_only) return MFKV_OK; /* any version: the caller only asks which */
     if (in->format_major != MFKV_FORMAT_MAJOR)
         return in->format_major > MFKV_FORMAT_MAJOR ? MFKV_VERSION : MFKV_FORMAT;
     in->k = mfkv_load_u32(b + 16);
@@ -221,7 +223,7 @@ static int read_structure(mfkv_store *s)
     if (!rc) rc = mfkv_btree_subdb(&s->pages, &main, MFKV_DB_ITEMS, &s->items_db);
     if (rc == MFKV_NOTFOUND) rc = MFKV_FORMAT;
     if (!rc) rc = read_header(s);
-    if (!rc) rc = load_items(s);
+    if (!rc && !s->version_only) rc = load_items(s);
     return rc;
 }
 
@@ -243,17 +245,15 @@ static int open_file(mfkv_store *s, const char *path)
     return rc;
 }
 
-int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
+static int open_store(const char *path, unsigned flags, int version_only, mfkv_store **out)
 {
-    if (!out) return MFKV_INVAL;
-    *out = NULL;
-    if (!path) return MFKV_INVAL;
     int rc = mfkv_guard_install();
     if (rc) return rc;
     mfkv_store *s = calloc(1, sizeof *s);
     if (!s) return MFKV_NOMEM;
     s->fd = -1;
     s->flags = flags;
+    s->version_only = version_only;
     rc = open_file(s, path);
     if (rc) {
         int err = errno;
@@ -262,6 +262,26 @@ int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
         return rc;
     }
     *out = s;
+    return MFKV_OK;
+}
+
+int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
+{
+    if (!out) return MFKV_INVAL;
+    *out = NULL;
+    if (!path) return MFKV_INVAL;
+    return open_store(path, flags, 0, out);
+}
+
+int mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor)
+{
+    if (!path || !major || !minor) return MFKV_INVAL;
+    mfkv_store *s;
+    int rc = open_store(path, 0, 1, &s);
+    if (rc) return rc;
+    *major = s->info.format_major;
+    *minor = s->info.format_minor;
+    mfkv_close(s);
     return MFKV_OK;
 }
 
