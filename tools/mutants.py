@@ -7,8 +7,8 @@
     .venv/bin/python tools/mutants.py --list          the mutants, without running
 
 A curated list (tools/mutants.txt) of small, realistic bugs in src/builder,
-src/reader, src/io, src/train and src/common: each changes one thing a user
-would notice (an order, a bound, a check, a formula).  For each mutant the
+src/reader, src/io, src/train, src/common and src/serve: each changes one
+thing a user would notice (an order, a bound, a check, a formula).  For each mutant the
 script copies the working tree to a scratch folder (the checkout itself is
 never modified), applies the change, builds with tools/zig, and runs the
 tests of that folder (TESTS below) until one fails: the mutant is "killed".
@@ -45,6 +45,7 @@ TESTS = {
     "src/train": [["zig-out/tests/test_train"], E2E("test_train.py")],
     "src/common": [["zig-out/tests/test_topk"], ["zig-out/tests/test_io_factors"],
                    E2E("test_core.py", "test_order_and_ties.py", "test_format_pinned.py")],
+    "src/serve": [["zig-out/tests/test_serve"], E2E("test_serve.py")],
 }
 
 def load_mutants(path):

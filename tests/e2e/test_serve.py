@@ -598,6 +598,61 @@ def test_hot_swap_under_load(stores, tmp_path):
     assert code == 0
 
 
+
+def store_digest(store):
+    out = subprocess.run([MFKV, "info", "-s", store], check=True, capture_output=True, text=True).stdout
+    return int(re.search(r"^digest +([0-9a-f]{16})$", out, re.M).group(1), 16)
+
+
+def test_etag_is_store_digest_and_hash_of_every_body_byte(tmp_path):
+    """Two stores whose snippet for user 1 differ only in the last entry's
+    score: each tag is "<store digest>-<XXH3-64 of the exact body>" (etag.h),
+    recomputed here with the xxhash package, and a tag from before a swap no
+    longer matches after it (200, never a stale 304)."""
+    import xxhash
+
+    # Item "1" is user 1's third (last) entry; lowered by 0.25 it stays third.
+    rows = [json.loads(line) for line in open(WEIGHTS_A)]
+    for row in rows:
+        if row["processed_input"] == "item_id" and row["feature"] == "1":
+            row["intercept"] -= 0.25
+    weights_c = tmp_path / "weights-c.ndjson"
+    weights_c.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ref_a, ref_c = reference_list(WEIGHTS_A, "1"), reference_list(str(weights_c), "1")
+    assert [i for i, _ in ref_a] == [i for i, _ in ref_c] and ref_a[-1][0] == "1"
+    assert ref_a[:-1] == ref_c[:-1] and ref_a[-1][1] != ref_c[-1][1]
+
+    a = build(tmp_path, "a.store", WEIGHTS_A)
+    c = build(tmp_path, "c.store", str(weights_c))
+    live = tmp_path / "live.store"
+    shutil.copyfile(a, live)
+    s = Server(str(live), "--poll-ms", "50")
+    path = "/v1/users/1/recommendations"
+    try:
+        status, h, body_a = s.request("GET", path)
+        assert status == 200
+        etag_a = h["etag"]
+        assert etag_a == f'"{store_digest(a):016x}-{xxhash.xxh3_64_intdigest(body_a):016x}"'
+        assert s.request("GET", path, headers={"If-None-Match": etag_a})[0] == 304
+
+        tmp = tmp_path / "next.store"
+        shutil.copyfile(c, tmp)
+        os.rename(tmp, live)
+        assert wait_for(lambda: swaps(s)[0] >= 1), s.log
+        status, h, body_c = s.request("GET", path, headers={"If-None-Match": etag_a})
+        assert status == 200, "a tag of the old store matched the new one"
+        etag_c = h["etag"]
+        assert etag_c == f'"{store_digest(c):016x}-{xxhash.xxh3_64_intdigest(body_c):016x}"'
+        assert etag_c != etag_a
+        # The bodies differ only inside the last entry.
+        items_a, items_c = json.loads(body_a)["items"], json.loads(body_c)["items"]
+        assert items_a[:-1] == items_c[:-1] and items_a[-1]["item_id"] == items_c[-1]["item_id"]
+        assert f32(items_a[-1]["score"]) == ref_a[-1][1] and f32(items_c[-1]["score"]) == ref_c[-1][1]
+        assert s.request("GET", path, headers={"If-None-Match": etag_c})[0] == 304
+    finally:
+        assert s.stop() == 0
+
+
 # ---------------------------------------------------------------- browser
 
 
