@@ -74,7 +74,6 @@ def _arrow_side(table, what):
     from an Arrow table of columns id, features[, bias]: columnar, no step per
     row in Python.  Every check of the numbers (NaN, Inf, duplicate ids) is the
     C builder's; here only what the arrays cannot express."""
-    import pyarrow as pa
     import pyarrow.compute as pc
     n = table.num_rows
     ids = table.column(0).combine_chunks()
