@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _native as N
 
-__all__ = ["open", "build", "merge", "shard_of", "Store", "Recommendations", "MfkvError", "STATUS"]
+__all__ = ["open", "build", "merge", "shard_of", "Store", "Recommendations", "PackedIds", "MfkvError", "STATUS"]
 
 # mfkv_status (include/mfkv.h), by value.
 STATUS = {0: "OK", 1: "NOTFOUND", 2: "CORRUPT", 3: "FORMAT", 4: "VERSION", 5: "IO", 6: "NOMEM",
@@ -180,14 +180,35 @@ def open(path, verify_records=True):  # noqa: A001 - mirrors mfkv_open
     return Store(path, verify_records)
 
 
+class PackedIds(NamedTuple):
+    """Ids already in mfkv_build_side's form: the bytes of all ids one after
+    another (bytes or a uint8 array) and n + 1 uint64 offsets from 0, so that
+    id r is data[offsets[r]:offsets[r + 1]].  Accepted wherever ids are, and
+    passed to C without a per-id step (the Spark job makes them from Arrow)."""
+    data: object
+    offsets: np.ndarray
+
+
 def _pack_ids(ids, what):
-    """Ids as one bytes object and uint64 offsets (mfkv_build_side's form).
+    """Ids as one buffer and uint64 offsets (mfkv_build_side's form).
     Integer ids become their decimal text, as everywhere in mfkv."""
+    if isinstance(ids, PackedIds):
+        data = ids.data if isinstance(ids.data, bytes) else np.frombuffer(ids.data, dtype=np.uint8)
+        offsets = np.ascontiguousarray(ids.offsets, dtype=np.uint64)
+        if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] > len(data):
+            raise MfkvError(INVAL, f"{what}: PackedIds offsets must start at 0 and end within the data")
+        return data, offsets
     enc = [str(i).encode() for i in (ids.tolist() if isinstance(ids, np.ndarray) else ids)]
     offsets = np.zeros(len(enc) + 1, dtype=np.uint64)
     if enc:
         np.cumsum([len(e) for e in enc], out=offsets[1:])
     return b"".join(enc), offsets
+
+
+def _chars(data):
+    """A char * for ctypes: bytes as they are, a uint8 array by its address
+    (the caller keeps the array alive)."""
+    return data if isinstance(data, bytes) else ctypes.cast(data.ctypes.data, ctypes.c_char_p)
 
 
 def _matrix(a, rows, what, ids_what):
@@ -212,7 +233,7 @@ def _side(ids, factors, bias, name, keep):
     b = _vector(bias, len(offsets) - 1, f"{name}_bias")
     keep += [packed, offsets, m, b]
     f32 = lambda a: a.ctypes.data_as(N.c_f32_p) if a is not None else None  # noqa: E731
-    return N.BuildSide(len(offsets) - 1, packed, offsets.ctypes.data_as(N.c_u64_p), f32(m), f32(b)), m.shape[1]
+    return N.BuildSide(len(offsets) - 1, _chars(packed), offsets.ctypes.data_as(N.c_u64_p), f32(m), f32(b)), m.shape[1]
 
 
 def _build_time(build_time):
@@ -259,7 +280,7 @@ def shard_of(user_ids, n_shards):
     """The shard (0..n_shards-1) of each user id (src/format.h), as uint32."""
     packed, offsets = _pack_ids(user_ids, "user_ids")
     out = np.zeros(len(offsets) - 1, dtype=np.uint32)
-    rc = N.builder().mfkv_shard_assign(packed, offsets.ctypes.data_as(N.c_u64_p), len(out), int(n_shards),
+    rc = N.builder().mfkv_shard_assign(_chars(packed), offsets.ctypes.data_as(N.c_u64_p), len(out), int(n_shards),
                                        out.ctypes.data_as(ctypes.POINTER(N.c_u32)))
     if rc:
         raise MfkvError(rc, f"shard_of: n_shards must be at least 1, got {n_shards}")

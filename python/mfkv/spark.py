@@ -5,10 +5,13 @@
 user_df and item_df have ALSModel's shape (`id`, `features: array<float>`),
 optionally a `bias` column; the global bias is a number.  The job
 
-  1. collects the item side on the driver (checked there) and broadcasts it,
+  1. collects the item side on the driver as Arrow (DataFrame.toArrow),
+     turns it into numpy arrays (checked there) and broadcasts them,
   2. routes every user to its shard with mfkv's own assignment (src/format.h,
-     computed in C by mfkv.shard_of) and repartitions users into N shards,
-  3. builds each shard in an executor with mfkv.build into a staging folder
+     computed in C by mfkv.shard_of) over Arrow batches (mapInArrow), and
+     shuffles them into N shards as Arrow IPC blobs, one per shard and batch,
+  3. builds each shard in an executor with mfkv.build (its columns go from
+     Arrow to numpy to C without a step per user in Python) into a staging folder
      beside OUT; the C builder publishes each shard file atomically (a
      task-private temporary renamed into place), so a failed or retried task
      never leaves a partial shard, and a retry rewrites the same bytes,
@@ -52,34 +55,68 @@ def check_java():
                              "openjdk-17-jre-headless); put java on PATH or set JAVA_HOME")
 
 
-def _arrays(rows, what):
-    """(ids, factors float32, bias float32 or None) from (id, features, bias) rows."""
-    ids = [r[0] for r in rows]
-    lens = {}
-    for r in rows:
-        if r[1] is None:
-            raise mfkv.MfkvError(INVAL, f"{what}: id {r[0]!r} has no factors")
-        lens.setdefault(len(r[1]), r[0])
-    if len(lens) > 1:
-        (la, ia), (lb, ib) = list(lens.items())[:2]
-        raise mfkv.MfkvError(INVAL, f"{what}: factor arrays of different lengths: id {ia!r} has {la}, "
-                                    f"id {ib!r} has {lb}")
-    f = next(iter(lens), 0)
-    factors = np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), f)
+def _arrow_ids(column):
+    """mfkv.PackedIds of an Arrow id column (integers become their decimal
+    text, as everywhere in mfkv), made by Arrow's cast, not per id in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    text = pc.cast(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column, pa.large_string())
+    if len(text) == 0:
+        return mfkv.PackedIds(b"", np.zeros(1, dtype=np.uint64))
+    _, off_buf, data_buf = text.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64, count=len(text) + 1, offset=8 * text.offset)
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]] if data_buf is not None else b""
+    return mfkv.PackedIds(data, (offsets - offsets[0]).astype(np.uint64))
+
+
+def _arrow_side(table, what):
+    """(ids as mfkv.PackedIds, float32 factors (n, f), float32 bias or None)
+    from an Arrow table of columns id, features[, bias]: columnar, no step per
+    row in Python.  Every check of the numbers (NaN, Inf, duplicate ids) is the
+    C builder's; here only what the arrays cannot express."""
+    import pyarrow.compute as pc
+    n = table.num_rows
+    ids = table.column(0).combine_chunks()
+
+    def id_at(row):
+        return ids[row].as_py()
+    if ids.null_count:
+        raise mfkv.MfkvError(INVAL, f"{what}: row {pc.index(pc.is_null(ids), True).as_py()} has no id")
+    feats = table.column(1).combine_chunks()
+    if feats.null_count:
+        raise mfkv.MfkvError(INVAL, f"{what}: id {id_at(pc.index(pc.is_null(feats), True).as_py())!r} has no factors")
+    lens = pc.list_value_length(feats).to_numpy(zero_copy_only=False)
+    f = int(lens[0]) if n else 0
+    if n and (lens != f).any():
+        j = int(np.argmax(lens != f))
+        raise mfkv.MfkvError(INVAL, f"{what}: factor arrays of different lengths: id {id_at(0)!r} has {f}, "
+                                    f"id {id_at(j)!r} has {lens[j]}")
+    # A null factor becomes NaN, which the C builder reports with its id.
+    factors = np.asarray(feats.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(n, f)
     bias = None
-    if rows and len(rows[0]) > 2:
-        bias = np.array([0.0 if r[2] is None else r[2] for r in rows], dtype=np.float32)
-    return ids, factors, bias
+    if table.num_columns > 2:
+        bias = np.asarray(pc.fill_null(table.column(2), 0).to_numpy(), dtype=np.float32)
+    return _arrow_ids(ids), factors, bias
 
 
-def _columns(df, id_col, features_col, bias_col):
+def _columns(df, id_col, features_col, bias_col, what):
+    """df's id, features[, bias] columns, their types checked on the driver."""
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
     cols = [F.col(id_col), F.col(features_col)]
     if bias_col is None and "bias" in df.columns:
         bias_col = "bias"
     if bias_col:
         cols.append(F.col(bias_col))
-    return df.select(*cols)
+    df = df.select(*cols)
+    id_type, feat_type = df.schema[0].dataType, df.schema[1].dataType
+    if not isinstance(id_type, (T.IntegralType, T.StringType)):
+        raise mfkv.MfkvError(INVAL, f"{what}: column {id_col!r} is {id_type.simpleString()}; expected integer "
+                                    f"or string ids")
+    if not (isinstance(feat_type, T.ArrayType) and isinstance(feat_type.elementType, T.NumericType)):
+        raise mfkv.MfkvError(INVAL, f"{what}: column {features_col!r} is {feat_type.simpleString()}; expected an "
+                                    f"array of numbers")
+    return df
 
 
 def _publish_folder(staging, out):
@@ -113,44 +150,62 @@ def build_store(user_df, item_df, *, out, k=50, shards=None, merge=True, global_
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
         raise mfkv.MfkvError(IO, f"{out}: cannot write into {parent}")
 
-    item_ids, item_factors, item_bias = _arrays(_columns(item_df, id_col, features_col, bias_col).collect(),
-                                                "item factors")
+    items_df = _columns(item_df, id_col, features_col, bias_col, "item factors")
+    users_df = _columns(user_df, id_col, features_col, bias_col, "user factors")
+    item_ids, item_factors, item_bias = _arrow_side(items_df.toArrow(), "item factors")
     items = sc.broadcast((item_ids, item_factors, item_bias))
     seconds = {"items": time.monotonic() - t0}
     when = mfkv._build_time(build_time)
     threads = int(sc.getConf().get("spark.task.cpus", "1"))
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.spark-", dir=parent)
 
-    def route(rows):
-        rows = list(rows)
-        for s, r in zip(mfkv.shard_of([r[0] for r in rows], n), rows):
-            yield int(s), tuple(r)
+    def route(batches):
+        """Each Arrow batch of users, cut into one Arrow IPC blob per shard."""
+        import pyarrow as pa
+        for batch in batches:
+            shard = mfkv.shard_of(_arrow_ids(batch.column(0)), n)
+            order = np.argsort(shard, kind="stable")
+            batch, shard = batch.take(pa.array(order)), shard[order]
+            present, starts = np.unique(shard, return_index=True)
+            ends = list(starts[1:]) + [len(shard)]
+            for s, a, b in zip(present, starts, ends):
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, batch.schema) as w:
+                    w.write_batch(batch.slice(a, b - a))
+                yield pa.RecordBatch.from_arrays([pa.array([s], pa.int32()), pa.array([sink.getvalue().to_pybytes()])],
+                                                 names=["shard", "users"])
 
     def build_shard(index, pairs):
-        rows = [r for _, r in pairs]
+        import pyarrow as pa
+        tables = [pa.ipc.open_stream(blob).read_all() for _, blob in pairs]
+        count = sum(t.num_rows for t in tables)
         path = os.path.join(staging, _shard_file(index, n))
         try:
-            ids, uf, ub = _arrays(rows, "user factors")
             iids, ifac, ib = items.value
-            if rows and uf.shape[1] != ifac.shape[1]:
+            if tables:
+                ids, uf, ub = _arrow_side(pa.concat_tables(tables), "user factors")
+            else:
+                ids, uf, ub = [], np.zeros((0, ifac.shape[1]), dtype=np.float32), None
+            if count and uf.shape[1] != ifac.shape[1]:
                 raise mfkv.MfkvError(INVAL, f"factor lengths differ: users have {uf.shape[1]}, "
                                             f"items have {ifac.shape[1]}")
-            if not rows:
-                uf = np.zeros((0, ifac.shape[1]), dtype=np.float32)
             mfkv.build(ids, uf, iids, ifac, user_bias=ub, item_bias=ib, global_bias=global_bias, k=k,
                        shard=(index, n), fallback=fallback, threads=threads, build_time=when, path=path)
             with mfkv.open(path) as st:
                 kept = len(st)
-            if kept != len(rows):  # every row was routed here, so none may be dropped
-                raise mfkv.MfkvError(INVAL, f"shard {index}: {len(rows)} users routed, {kept} kept")
-            yield index, os.path.basename(path), len(rows), None
+            if kept != count:  # every user was routed here, so none may be dropped
+                raise mfkv.MfkvError(INVAL, f"shard {index}: {count} users routed, {kept} kept")
+            yield index, os.path.basename(path), count, None
         except mfkv.MfkvError as e:  # data errors are not retried: report them to the driver
-            yield index, None, len(rows), (e.status, e.message)
+            yield index, None, count, (e.status, e.message)
 
     try:
-        users = _columns(user_df, id_col, features_col, bias_col).rdd.mapPartitions(route)
+        # Users travel as Arrow: columnar batches from the JVM into the route
+        # step, then as a few blobs per batch (one per shard) through the
+        # shuffle, which partitions them by shard number itself.
+        blobs = users_df.mapInArrow(route, "shard int, users binary").rdd.map(tuple)
         t1 = time.monotonic()
-        results = sorted(users.partitionBy(n, lambda s: s).mapPartitionsWithIndex(build_shard).collect())
+        results = sorted(blobs.partitionBy(n, lambda s: s).mapPartitionsWithIndex(build_shard).collect())
         seconds["shards"] = time.monotonic() - t1
         errors = [(i, e) for i, _, _, e in results if e]
         if errors:

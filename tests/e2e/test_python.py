@@ -105,6 +105,26 @@ def test_shards_merge_into_the_full_build(store, tmp_path):
     assert (tmp_path / "m.mfkv").read_bytes() == open(st.path, "rb").read()
 
 
+def test_packed_ids_build_the_same_store_and_bad_offsets_are_refused(store, tmp_path):
+    """PackedIds (bytes + offsets, what the Spark job makes from Arrow) in
+    place of id lists: the same store, and the same shard for every id."""
+    m, st, _ = store
+
+    def packed(ids):
+        text = [str(i).encode() for i in ids]
+        offsets = np.concatenate([[0], np.cumsum([len(x) for x in text])]).astype(np.uint64)
+        # a uint8 array as the data, as the Spark job passes an Arrow buffer
+        return mfkv.PackedIds(np.frombuffer(b"".join(text), dtype=np.uint8), offsets)
+    p = dict(m, user_ids=packed(m["user_ids"]), item_ids=packed(m["item_ids"]))
+    mfkv.build(**p, k=10, path=str(tmp_path / "p.mfkv"), build_time=1700000000)
+    assert (tmp_path / "p.mfkv").read_bytes() == open(st.path, "rb").read()
+    assert list(mfkv.shard_of(p["user_ids"], 5)) == list(mfkv.shard_of(m["user_ids"], 5))
+    short = mfkv.PackedIds(b"12", np.array([0, 1, 3], dtype=np.uint64))
+    with pytest.raises(mfkv.MfkvError) as e:
+        mfkv.shard_of(short, 2)
+    assert e.value.status == INVAL and "end within the data" in str(e.value)
+
+
 def test_shards_of_different_item_sides_are_refused(store, tmp_path):
     m, _, _ = store
     other = dict(m, item_factors=m["item_factors"] * 1.5)

@@ -99,6 +99,8 @@ def test_from_als_model(spark, tmp_path):
     ("lengths", "factor arrays of different lengths"),
     ("duplicate", "duplicate id"),
     ("unwritable", "cannot write into"),
+    ("id_type", "expected integer or string ids"),
+    ("no_factors", "id 12 has no factors"),
 ])
 def test_bad_input_raises_and_publishes_nothing(spark, tmp_path, case, words):
     udf, idf, _ = frames(spark, users=20, items=6)
@@ -110,6 +112,10 @@ def test_bad_input_raises_and_publishes_nothing(spark, tmp_path, case, words):
     elif case == "lengths":
         idf = idf.withColumn("features", F.when(F.col("id") == 12, F.slice("features", 1, 4))
                              .otherwise(F.col("features")))
+    elif case == "id_type":
+        udf = udf.withColumn("id", F.col("id").cast("double"))
+    elif case == "no_factors":
+        udf = udf.withColumn("features", F.when(F.col("id") != 12, F.col("features")))
     elif case == "duplicate":
         udf = udf.union(udf.filter(F.col("id") == 6))
     else:
