@@ -52,8 +52,21 @@ static int check_utf8(const mfkv_where *w, const char *s, size_t len, mfkv_diag 
     return MFKV_OK;
 }
 
+/* 1 when every byte of s[0..len) is printable ASCII: valid UTF-8 with no
+ * NUL or line break, nearly every id, found in one pass instead of four. */
+static int printable_ascii(const char *s, size_t len)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bad |= (unsigned)(c < 0x20) | (unsigned)(c >= 0x7f);
+    }
+    return !bad;
+}
+
 int mfkv_check_id(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
 {
+    if (len - 1 < MFKV_MAX_ID_LEN && printable_ascii(s, len)) return MFKV_OK;
     if (len == 0) return mfkv_fail_at(d, w, "empty id");
     if (len > MFKV_MAX_ID_LEN)
         return mfkv_fail_at(d, w, "id of %zu bytes is longer than %u", len, MFKV_MAX_ID_LEN);
@@ -120,6 +133,17 @@ static int scan_digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
 {
     if (len == 0) return NOT_DIGITS;
     uint64_t v = 0;
+    /* 19 digits cannot wrap 64 bits: check the limit once, at the end. */
+    if (len <= 19) {
+        for (size_t i = 0; i < len; i++) {
+            unsigned digit = (unsigned char)s[i] - '0';
+            if (digit > 9) return NOT_DIGITS;
+            v = v * 10 + digit;
+        }
+        if (v > limit) return ABOVE_LIMIT;
+        *out = v;
+        return DIGITS_OK;
+    }
     int above = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned digit = (unsigned char)s[i] - '0';
