@@ -21,24 +21,20 @@
  * which showed in loads whose numbers are mostly this short. */
 static int plain_decimal(const char *s, size_t len, double *out)
 {
-    size_t i = s[0] == '-', digits = 0, point = 0, frac = 0;
+    const char *p = s + (s[0] == '-'), *end = s + len, *point = end;
     uint64_t m = 0;
-    for (; i < len; i++) {
-        unsigned d = (unsigned char)s[i] - '0';
-        if (d <= 9) {
-            m = m * 10 + d;
-            digits++;
-            frac += point;
-        } else if (s[i] == '.' && !point && digits) {
-            point = 1;
-        } else {
-            return 0;
-        }
+    for (; p < end && (unsigned char)(*p - '0') <= 9; p++) m = m * 10 + (unsigned char)(*p - '0');
+    size_t whole = (size_t)(p - s) - (s[0] == '-');
+    if (p < end && *p == '.' && whole) {
+        point = ++p;
+        for (; p < end && (unsigned char)(*p - '0') <= 9; p++) m = m * 10 + (unsigned char)(*p - '0');
     }
-    if (!digits || digits > 15 || (point && !frac)) return 0;
+    /* m is exact (below 2^53) for 15 digits; longer runs may have wrapped,
+     * and go to fast_float.  "5." is 5, as strtod reads it. */
+    if (p != end || !whole || whole + (size_t)(p - point) > 15) return 0;
     static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    double v = (double)m / pow10[frac];
+    double v = (double)m / pow10[p - point];
     *out = s[0] == '-' ? -v : v;
     return 1;
 }

@@ -23,13 +23,12 @@ static int csv_start(mfkv_split *f)
 int mfkv_split_init(mfkv_split *f, const char *line, size_t len)
 {
     memset(f, 0, sizeof *f);
-    if (memmem(line, len, "::", 2)) {
-        f->sep = "::";
-        return 0;
-    }
-    f->sep = memchr(line, '\t', len) ? "\t" : ",";
-    f->quoted = 1;
-    return 1;
+    int header = !memmem(line, len, "::", 2);
+    f->sep = !header ? "::" : memchr(line, '\t', len) ? "\t" : ",";
+    f->quoted = header;
+    f->stop[(unsigned char)f->sep[0]] = 1;
+    f->stop['"'] = (unsigned char)f->quoted;
+    return header;
 }
 
 void mfkv_split_free(mfkv_split *f)
@@ -105,13 +104,14 @@ static int split_plain(mfkv_split *f, const char *line, size_t len)
     const int dat = f->sep[1] == ':';
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
+        if (!f->stop[(unsigned char)line[i]]) continue; /* one test for most bytes */
         if (line[i] == sep) {
             if (dat && (i + 1 == len || line[i + 1] != ':')) continue;
             int rc = push(f, line + start, i - start);
             if (rc) return rc;
             i += (size_t)dat;
             start = i + 1;
-        } else if (line[i] == '"' && f->quoted) {
+        } else {
             f->n = 0;
             return split_quoted(f, line, len);
         }
