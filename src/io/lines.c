@@ -17,11 +17,13 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
     r->f = fopen(path, "rb");
     if (!r->f) return mfkv_fail_errno(d, "%s: cannot open", path);
     struct stat st;
-    if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+    /* A file that one read fills is read: mapping and faulting in its pages
+     * costs more than copying them (movies.dat loaded ~20% slower mapped). */
+    if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > READ_CHUNK &&
         (uintmax_t)st.st_size <= SIZE_MAX) {
-        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fileno(r->f), 0);
+        /* MAP_POPULATE: the pages are all wanted, one call maps them. */
+        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(r->f), 0);
         if (map != MAP_FAILED) {
-            (void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL); /* a hint only */
             r->buf = map;
             r->cap = r->tail = (size_t)st.st_size;
             r->eof = r->mapped = 1;
