@@ -52,8 +52,21 @@ static int check_utf8(const mfkv_where *w, const char *s, size_t len, mfkv_diag 
     return MFKV_OK;
 }
 
+/* 1 when every byte of s[0..len) is printable ASCII: valid UTF-8 with no
+ * NUL or line break, nearly every id, found in one pass instead of four. */
+static int printable_ascii(const char *s, size_t len)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bad |= (unsigned)(c < 0x20) | (unsigned)(c >= 0x7f);
+    }
+    return !bad;
+}
+
 int mfkv_check_id(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d)
 {
+    if (len - 1 < MFKV_MAX_ID_LEN && printable_ascii(s, len)) return MFKV_OK;
     if (len == 0) return mfkv_fail_at(d, w, "empty id");
     if (len > MFKV_MAX_ID_LEN)
         return mfkv_fail_at(d, w, "id of %zu bytes is longer than %u", len, MFKV_MAX_ID_LEN);
@@ -112,14 +125,49 @@ int mfkv_parse_float(const mfkv_where *w, const char *s, size_t len, float *out,
     return MFKV_OK;
 }
 
+/* Eight digits at a time (SWAR): timestamps are runs of ten, and a loop of
+ * compare-multiply-adds over them was a tenth of loading a rating log.
+ * Little-endian byte order, as on every target mfkv builds for.  1 with the
+ * value of the eight ASCII digits at @p p in *out; 0 (and *out untouched)
+ * when any of the eight bytes is not a digit. */
+static int eight_digits(const char *p, uint64_t *out)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    /* Every byte is 0x30..0x39: its high nibble is 3, and adding 6 keeps it 3. */
+    if ((x & 0xF0F0F0F0F0F0F0F0u) != 0x3030303030303030u ||
+        ((x + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) != 0x3030303030303030u)
+        return 0;
+    x -= 0x3030303030303030u;
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFu;
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFu;
+    x = (x * 10000 + (x >> 32)) & 0xFFFFFFFFu;
+    *out = x;
+    return 1;
+}
+
 enum { DIGITS_OK, NOT_DIGITS, ABOVE_LIMIT };
 
 /* s[0..len) as a decimal number of digits only, no greater than @p limit
  * (at most 2^63, so the checks below cannot wrap). */
-static int scan_digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
+static inline int scan_digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
 {
     if (len == 0) return NOT_DIGITS;
     uint64_t v = 0;
+    /* 19 digits cannot wrap 64 bits: check the limit once, at the end. */
+    if (len <= 19) {
+        size_t i = 0;
+        for (uint64_t eight; len - i >= 8 && eight_digits(s + i, &eight); i += 8)
+            v = v * 100000000u + eight;
+        for (; i < len; i++) {
+            unsigned digit = (unsigned char)s[i] - '0';
+            if (digit > 9) return NOT_DIGITS;
+            v = v * 10 + digit;
+        }
+        if (v > limit) return ABOVE_LIMIT;
+        *out = v;
+        return DIGITS_OK;
+    }
     int above = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned digit = (unsigned char)s[i] - '0';

@@ -1,7 +1,10 @@
 #include "lines.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "mfkv.h"
 
@@ -13,6 +16,21 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
     r->path = path;
     r->f = fopen(path, "rb");
     if (!r->f) return mfkv_fail_errno(d, "%s: cannot open", path);
+    struct stat st;
+    /* A file that one read fills is read: mapping and faulting in its pages
+     * costs more than copying them (movies.dat loaded ~20% slower mapped). */
+    if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > READ_CHUNK &&
+        (uintmax_t)st.st_size <= SIZE_MAX) {
+        /* MAP_POPULATE: the pages are all wanted, one call maps them. */
+        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(r->f), 0);
+        if (map != MAP_FAILED) {
+            r->buf = map;
+            r->cap = r->tail = (size_t)st.st_size;
+            r->eof = r->mapped = 1;
+            return MFKV_OK;
+        }
+        /* Not mappable (some file systems): read it instead. */
+    }
     r->cap = READ_CHUNK;
     r->buf = malloc(r->cap);
     if (!r->buf) {
@@ -25,7 +43,11 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
 void mfkv_lines_close(mfkv_lines *r)
 {
     if (r->f) fclose(r->f);
-    free(r->buf);
+    if (r->mapped)
+        munmap(r->buf, r->cap);
+    else
+        free(r->buf);
+    r->mapped = 0;
     r->f = NULL;
     r->buf = NULL;
 }
@@ -69,6 +91,10 @@ int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
     if (!nl && r->head == r->tail) return MFKV_NOTFOUND;
     char *start = r->buf + r->head;
     size_t n = nl ? (size_t)(nl - start) : r->tail - r->head;
+    /* The limit a read file meets when a line fills the largest buffer. */
+    if (r->mapped && n >= MFKV_MAX_LINE_LEN)
+        return mfkv_fail(d, MFKV_LIMIT, "%s:%zu: line longer than %zu bytes", r->path, r->line + 1,
+                         (size_t)MFKV_MAX_LINE_LEN);
     r->head += nl ? n + 1 : n;
     if (++r->line == 1 && n >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) {
         start += 3;

@@ -7,6 +7,9 @@
  * is dropped, and a line may end in "\n", "\r\n" or nothing (the last line).
  * Lines may hold NUL bytes, so callers get a length.  Empty lines are
  * returned too: whether a blank line means anything is the format's call.
+ * A regular file is mapped whole (mmap) rather than read into the buffer,
+ * which saves copying every byte once; pipes and the like are read.  The
+ * file must not shrink while it is read, as with any mapped input.
  */
 #ifndef MFKV_IO_LINES_H
 #define MFKV_IO_LINES_H
@@ -23,6 +26,7 @@ typedef struct mfkv_lines {
     char *buf;
     size_t cap, head, tail; /* unread bytes are buf[head..tail) */
     int eof;
+    int mapped;             /* buf is the whole file, mapped: nothing to read or copy */
 } mfkv_lines;
 
 /* A line longer than this is refused rather than buffered whole. */

@@ -17,8 +17,19 @@ static const char *const item_candidates[] = {"item_id", "movieId", "item", NULL
 static const char *const rating_candidates[] = {"rating", NULL};
 static const char *const timestamp_candidates[] = {"timestamp", NULL};
 
+/* Most rating logs number their users and items: a canonical decimal id
+ * ("17", not "017") below NUMBERED_MAX finds its index in a plain array
+ * instead of hashing into the idtab, which was a fifth of a ratings load.
+ * at[v] is the index of id v plus 1, 0 while v has not been seen. */
+enum { NUMBERED_DIGITS = 7, NUMBERED_MAX = 1 << 22, NOT_NUMBERED = UINT32_MAX };
+typedef struct numbered {
+    uint32_t *at;
+    size_t n;
+} numbered;
+
 typedef struct loader {
     mfkv_table table;
+    numbered users, items;
     mfkv_ratings *out;
     size_t cap;
     int col[N_COLS]; /* field index of each column; timestamp -1 if absent */
@@ -64,6 +75,43 @@ static int append(loader *ld, size_t line, uint32_t user, uint32_t item, float r
     return MFKV_OK;
 }
 
+/* The number a canonical decimal id stands for, or NOT_NUMBERED. */
+static uint32_t number_of(const char *s, size_t len)
+{
+    if (len == 0 || len > NUMBERED_DIGITS || (s[0] == '0' && len > 1)) return NOT_NUMBERED;
+    uint32_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned digit = (unsigned char)s[i] - '0';
+        if (digit > 9) return NOT_NUMBERED;
+        v = v * 10 + digit;
+    }
+    return v < NUMBERED_MAX ? v : NOT_NUMBERED;
+}
+
+/* The index of an id already checked, @p v its number_of: what mfkv_add_id
+ * gives, through the array when the id is numbered. */
+static int id_index(const mfkv_where *at, numbered *num, mfkv_idtab *ids, const char *s,
+                    size_t len, uint32_t v, uint32_t *index, mfkv_diag *d)
+{
+    if (v < num->n && num->at[v]) {
+        *index = num->at[v] - 1;
+        return MFKV_OK;
+    }
+    int rc = mfkv_add_id(at, ids, s, len, index, NULL, d);
+    if (rc || v == NOT_NUMBERED) return rc;
+    if (v >= num->n) {
+        size_t n = num->n ? num->n : 4096;
+        while (n <= v) n *= 2;
+        uint32_t *a = realloc(num->at, n * sizeof *a);
+        if (!a) return mfkv_fail(d, MFKV_NOMEM, "%s: out of memory", at->path);
+        memset(a + num->n, 0, (n - num->n) * sizeof *a);
+        num->at = a;
+        num->n = n;
+    }
+    num->at[v] = *index + 1;
+    return MFKV_OK;
+}
+
 /* Only MFKV_PARSE is a fault of the line; anything else stops the load. */
 static int load_line(loader *ld, mfkv_diag *d)
 {
@@ -77,9 +125,11 @@ static int load_line(loader *ld, mfkv_diag *d)
     int cu = ld->col[COL_USER], ci = ld->col[COL_ITEM], cr = ld->col[COL_RATING],
         ct = ld->col[COL_TIMESTAMP];
     mfkv_where at = {t->path, line, names[cu]};
-    if ((rc = mfkv_check_id(&at, f[cu], flen[cu], d))) return rc;
+    /* A numbered id is a valid one. */
+    uint32_t vu = number_of(f[cu], flen[cu]), vi = number_of(f[ci], flen[ci]);
+    if (vu == NOT_NUMBERED && (rc = mfkv_check_id(&at, f[cu], flen[cu], d))) return rc;
     at.field = names[ci];
-    if ((rc = mfkv_check_id(&at, f[ci], flen[ci], d))) return rc;
+    if (vi == NOT_NUMBERED && (rc = mfkv_check_id(&at, f[ci], flen[ci], d))) return rc;
     float rating;
     at.field = names[cr];
     if ((rc = mfkv_parse_float(&at, f[cr], flen[cr], &rating, d))) return rc;
@@ -90,9 +140,9 @@ static int load_line(loader *ld, mfkv_diag *d)
 
     uint32_t user, item;
     at.field = names[cu];
-    if ((rc = mfkv_add_id(&at, &ld->out->users, f[cu], flen[cu], &user, NULL, d))) return rc;
+    if ((rc = id_index(&at, &ld->users, &ld->out->users, f[cu], flen[cu], vu, &user, d))) return rc;
     at.field = names[ci];
-    if ((rc = mfkv_add_id(&at, &ld->out->items, f[ci], flen[ci], &item, NULL, d))) return rc;
+    if ((rc = id_index(&at, &ld->items, &ld->out->items, f[ci], flen[ci], vi, &item, d))) return rc;
     if ((rc = append(ld, line, user, item, rating, timestamp)))
         return mfkv_fail(d, rc, "%s: out of memory", t->path);
     return MFKV_OK;
@@ -217,6 +267,8 @@ int mfkv_ratings_load(const char *path, mfkv_ratings_opts *opts, mfkv_ratings *o
     int rc = load(&ld, path, opts, d);
     mfkv_table_close(&ld.table);
     free(ld.line);
+    free(ld.users.at);
+    free(ld.items.at);
     if (rc) mfkv_ratings_free(out);
     return rc;
 }

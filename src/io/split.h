@@ -23,6 +23,7 @@ typedef struct mfkv_split {
     size_t cap;
     const char *sep;     /* "::", "," or "\t" */
     int quoted;          /* CSV quoting applies */
+    unsigned char stop[256]; /* 1 for the bytes that end a run of plain ones: sep[0], a quote */
     char *scratch;       /* unquoted copies of the fields of a quoted line */
     size_t scratch_len, scratch_cap;
     struct csv_parser csv;

@@ -1,12 +1,17 @@
 #include "utf8.h"
 
 #include <stdint.h>
+#include <string.h>
 
 size_t mfkv_utf8_invalid_at(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        /* Titles and ids are mostly ASCII: eight bytes at a time while they are. */
+        uint64_t eight;
+        while (len - i >= 8 && (memcpy(&eight, p + i, 8), (eight & 0x8080808080808080u) == 0)) i += 8;
+        if (i == len) break;
         unsigned c = p[i];
         if (c < 0x80) {
             i++;
