@@ -403,6 +403,8 @@ def test_sigterm_while_workers_are_busy_exits_cleanly(stores, tmp_path, monkeypa
                     os.path.join(os.path.dirname(__file__), "slow_epoll_del.c"), "-ldl"],
                    check=True, capture_output=True, timeout=60)
     monkeypatch.setenv("LD_PRELOAD", str(shim))
+    # An ASan build of mfkv (MFKV_BIN) refuses to start after a preloaded library otherwise.
+    monkeypatch.setenv("ASAN_OPTIONS", os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
     payload = json.dumps({"instances": [{"user_id": 1}, {"user_id": 2}]})
     for run in range(10):
         s = Server(stores["a"], "--threads", "4", "--shutdown-grace", "2")
