@@ -223,7 +223,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *serve_http_start(serve_state *st, mfkv_diag *d)
 {
     const serve_config *c = st->config;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    /* poll(), not epoll: libmicrohttpd 0.9.75's MHD_quiesce_daemon (the
+     * graceful shutdown in serve_http_stop) removes the listening socket
+     * from each epoll worker's set while a busy worker may be removing it
+     * itself, or may remove it after serve_http_stop closed it.  Neither
+     * side holds a lock; the loser's epoll_ctl fails (ENOENT or EBADF) and
+     * libmicrohttpd aborts the process: SIGABRT at SIGTERM, "Failed to
+     * remove listen FD from epoll set" (daemon.c:5531 or 4940).  With
+     * poll() quiescing only sets a flag and wakes the workers, and accept
+     * checks that flag first. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     /* Names ("localhost", a container's hostname) listen on the first
      * address they resolve to, as most servers do. */
     struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
