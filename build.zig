@@ -11,16 +11,9 @@
 //! multiarch library paths are searched.
 const std = @import("std");
 
-const c_flags = [_][]const u8{
-    "-std=c17",
-    "-D_GNU_SOURCE",
-    "-Wall",
-    "-Wextra",
-    "-Wshadow",
-    "-Wstrict-prototypes",
-    "-Wno-unused-parameter",
-    "-fno-strict-aliasing",
-};
+/// The C flags, from build-flags.txt (shared with tools/asan-build.sh and
+/// tools/fuzz.sh); read once at the start of build().
+var c_flags: []const []const u8 = &.{};
 
 const core_dirs = [_][]const u8{ "src/common", "src/io", "src/builder", "src/train", "src/serve" };
 
@@ -28,6 +21,7 @@ pub fn build(b: *std.Build) !void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
     const version = try readVersion(b);
+    c_flags = try readFlags(b, "c");
 
     // --- libmfkv: static and shared, with header and pkg-config file -----------
     const reader_sources = try listC(b, "src/reader", null);
@@ -59,14 +53,15 @@ pub fn build(b: *std.Build) !void {
     // --- libmfkvcore: everything the CLI, tests and benchmarks share -----------
     const core_mod = newModule(b, target, optimize);
     for (core_dirs) |dir| {
-        core_mod.addCSourceFiles(.{ .files = try listC(b, dir, null), .flags = &c_flags });
+        core_mod.addCSourceFiles(.{ .files = try listC(b, dir, null), .flags = c_flags });
     }
     // src/io/*.cpp: thin C++ files behind C interfaces, around Debian's C++
     // parsers (simdjson, fast_float).  libsimdjson is built by g++ against
     // libstdc++, so g++ compiles these too (zig's clang would use its own
     // libc++) and the programs link libstdc++.
     for (try listFiles(b, "src/io", null, ".cpp")) |file| {
-        const cxx = b.addSystemCommand(&.{ "g++", "-std=c++17", "-O2", "-fno-exceptions", "-Wall", "-Wextra", "-c" });
+        const cxx = b.addSystemCommand(&.{ "g++", "-O2", "-c" });
+        cxx.addArgs(try readFlags(b, "cxx"));
         cxx.addArg("-I");
         cxx.addDirectoryArg(b.path("src"));
         cxx.addFileArg(b.path(file));
@@ -82,7 +77,7 @@ pub fn build(b: *std.Build) !void {
     // --- libmfkvbuild: the builder for programs that hold a model in memory --
     const buildlib_mod = newModule(b, target, optimize);
     buildlib_mod.pic = true;
-    buildlib_mod.addCSourceFiles(.{ .files = try listC(b, "src/buildlib", null), .flags = &c_flags });
+    buildlib_mod.addCSourceFiles(.{ .files = try listC(b, "src/buildlib", null), .flags = c_flags });
     buildlib_mod.linkLibrary(core);
     buildlib_mod.linkLibrary(lib_static);
     linkDeps(buildlib_mod, true);
@@ -155,7 +150,7 @@ fn addReaderLib(
     // runtime: a Debug build's checks trap instead of calling into it, so
     // undefined behaviour still stops the program without a runtime to link.
     m.sanitize_c = if (optimize == .Debug) .trap else null;
-    m.addCSourceFiles(.{ .files = sources, .flags = &c_flags });
+    m.addCSourceFiles(.{ .files = sources, .flags = c_flags });
     m.pic = true; // the static one is linked into libmfkvbuild.so
     if (linkage == .dynamic) {
         m.pic = true;
@@ -176,7 +171,7 @@ fn addProgram(
     is_test: bool,
 ) *std.Build.Step.Compile {
     const m = newModule(b, target, optimize);
-    m.addCSourceFiles(.{ .files = sources, .flags = &c_flags });
+    m.addCSourceFiles(.{ .files = sources, .flags = c_flags });
     m.linkLibrary(core);
     m.linkLibrary(reader);
     linkDeps(m, true);
@@ -210,6 +205,20 @@ fn listFiles(b: *std.Build, dir: []const u8, prefix: ?[]const u8, ext: []const u
         }
     }.lt);
     return list.toOwnedSlice(b.allocator);
+}
+
+/// The flags of list `name` in build-flags.txt (its header says the format).
+fn readFlags(b: *std.Build, name: []const u8) ![]const []const u8 {
+    const text = try b.build_root.handle.readFileAlloc(b.allocator, "build-flags.txt", 1 << 16);
+    var lines = std.mem.tokenizeScalar(u8, text, '\n');
+    while (lines.next()) |line| {
+        if (line.len <= name.len or !std.mem.startsWith(u8, line, name) or line[name.len] != ':') continue;
+        var list: std.ArrayList([]const u8) = .empty;
+        var words = std.mem.tokenizeAny(u8, line[name.len + 1 ..], " \t");
+        while (words.next()) |w| try list.append(b.allocator, w);
+        return list.toOwnedSlice(b.allocator);
+    }
+    return error.FlagsNotInBuildFlagsTxt;
 }
 
 /// The release version, read from include/mfkv.h's MFKV_VERSION_MAJOR/MINOR/

@@ -128,6 +128,10 @@ static inline char *tu_slurp(const char *path, size_t *len)
 /* Replace the file at @p path by @p len bytes of @p b. */
 static inline void tu_spit(const char *path, const char *b, size_t len)
 {
+    /* A new file, not the old one truncated: ext4 writes a file replaced by
+     * truncation back to disk when it is closed (auto_da_alloc), which made
+     * the damage loops (thousands of files) wait on the disk. */
+    unlink(path);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(b, 1, len, f), len);
