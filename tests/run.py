@@ -14,6 +14,11 @@ Stages (each can be skipped with --skip STAGE):
 The valgrind and asan stages set MFKV_TEST_LIGHT=1: the exhaustive damage
 tests (test_store, test_corruption) then sample their cases.
 
+Stages run two at a time (--jobs): valgrind runs one thread and much of e2e
+waits on processes, servers and Spark, so on two cores they overlap.  Each
+stage's output is printed as one block when it ends; --jobs 1 runs them in
+order, printing as they go.
+
 Run from the repository root after `zig build` (tools/run-tests does both).
 """
 import argparse
@@ -21,6 +26,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -35,47 +42,53 @@ def unit_programs(folder):
     return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("test_"))
 
 
-def run_tap(cmd, env, label, timeout):
+def run_tap(cmd, env, label, timeout, out):
     """Run one cmocka program with TAP output; return (passed, failed)."""
     start = time.time()
     try:
         p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-        out, rc = p.stdout + p.stderr, p.returncode
+        text, rc = p.stdout + p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
-        out, rc = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""), "timeout"
-    passed = sum(1 for line in out.splitlines() if TAP_OK.match(line))
-    failed = sum(1 for line in out.splitlines() if TAP_NOT_OK.match(line))
+        text, rc = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""), "timeout"
+    passed = sum(1 for line in text.splitlines() if TAP_OK.match(line))
+    failed = sum(1 for line in text.splitlines() if TAP_NOT_OK.match(line))
     # A crash or a sanitizer/valgrind error after the last test still fails.
     if rc != 0 and failed == 0:
         failed = 1
     status = "ok" if failed == 0 else "FAILED"
-    print(f"  {label:<40} {passed:3d} passed {failed:3d} failed  {time.time() - start:6.1f}s  {status}")
+    out(f"  {label:<40} {passed:3d} passed {failed:3d} failed  {time.time() - start:6.1f}s  {status}")
     if failed:
-        print("    " + "\n    ".join(out.splitlines()[-40:]))
-    sys.stdout.flush()
+        out("    " + "\n    ".join(text.splitlines()[-40:]))
     return passed, failed
 
 
-def stage_unit(folder, wrapper, extra_env, timeout):
+def stage_unit(out, folder, wrapper, extra_env, timeout):
     env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP", MFKV_FIXTURES=os.path.join(ROOT, "tests/fixtures"))
     env.update(extra_env)
     total_p = total_f = 0
     programs = unit_programs(folder)
     if not programs:
-        print(f"  no test programs in {folder}")
+        out(f"  no test programs in {folder}")
         return 0, 1
     for prog in programs:
-        p, f = run_tap(wrapper + [prog], env, os.path.basename(prog), timeout)
+        p, f = run_tap(wrapper + [prog], env, os.path.basename(prog), timeout, out)
         total_p += p
         total_f += f
     return total_p, total_f
 
 
-def stage_e2e(python, binary="zig-out/bin/mfkv", tests=("tests/e2e",), name="e2e", extra_env=None):
+def stage_e2e(out, python, binary="zig-out/bin/mfkv", tests=("tests/e2e",), name="e2e", extra_env=None):
     xml = os.path.join(ROOT, "zig-out", f"{name}-results.xml")
+    if os.path.exists(xml):
+        os.unlink(xml)
     env = dict(os.environ, MFKV_BIN=os.path.join(ROOT, binary), PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
-    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}", *tests]
-    p = subprocess.run(cmd, cwd=ROOT, env=env)
+    # Its own temporary folder: two pytest runs at once must not clean up
+    # each other's numbered folders.
+    with tempfile.TemporaryDirectory(prefix=f"mfkv-{name}-") as tmp:
+        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
+               f"--basetemp={os.path.join(tmp, 'pytest')}", *tests]
+        p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out(p.stdout.rstrip("\n"))
     if not os.path.exists(xml):
         return 0, 1
     root = ET.parse(xml).getroot()
@@ -88,33 +101,69 @@ def stage_e2e(python, binary="zig-out/bin/mfkv", tests=("tests/e2e",), name="e2e
     return tests - bad - skipped, bad
 
 
+def stages(python):
+    """(name, title, skip group, function of `out`), longest first so that two
+    at a time finish close together."""
+    vg = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"]
+    light = {"MFKV_TEST_LIGHT": "1"}
+    return [
+        ("valgrind", "unit tests under valgrind memcheck", "valgrind",
+         lambda out: stage_unit(out, os.path.join(ROOT, "zig-out-vg/tests"), vg, light, 1200)),
+        ("e2e", "end-to-end tests (pytest)", "e2e", lambda out: stage_e2e(out, python)),
+        ("valgrind-cli", "CLI tests with mfkv under valgrind memcheck", "valgrind",
+         lambda out: stage_e2e(out, python, "tests/valgrind-mfkv", ("tests/e2e/test_core.py", "tests/e2e/test_roundtrip.py"),
+                               "valgrind-cli", light)),
+        ("asan", "unit tests under AddressSanitizer (gcc)", "asan",
+         lambda out: stage_unit(out, os.path.join(ROOT, "zig-out-asan/tests"), [],
+                                dict(light, ASAN_OPTIONS="detect_leaks=1"), 900)),
+        ("unit", "unit tests (Debug, UBSan)", "unit",
+         lambda out: stage_unit(out, os.path.join(ROOT, "zig-out/tests"), [], {}, 600)),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip", action="append", default=[], choices=["unit", "e2e", "valgrind", "asan"])
     ap.add_argument("--python", default=sys.executable, help="interpreter that has pytest")
+    ap.add_argument("--jobs", type=int, default=2, help="stages run at once (default 2)")
     args = ap.parse_args()
+    chosen = [st for st in stages(args.python) if st[2] not in args.skip]
     results = {}
-    if "unit" not in args.skip:
-        print("== unit tests (Debug, UBSan)")
-        results["unit"] = stage_unit(os.path.join(ROOT, "zig-out/tests"), [], {}, 600)
-    if "e2e" not in args.skip:
-        print("== end-to-end tests (pytest)")
-        results["e2e"] = stage_e2e(args.python)
-    if "valgrind" not in args.skip:
-        print("== unit tests under valgrind memcheck")
-        vg = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"]
-        results["valgrind"] = stage_unit(os.path.join(ROOT, "zig-out-vg/tests"), vg, {"MFKV_TEST_LIGHT": "1"}, 1200)
-        print("== CLI tests with mfkv under valgrind memcheck")
-        results["valgrind-cli"] = stage_e2e(args.python, "tests/valgrind-mfkv",
-                                            ("tests/e2e/test_core.py", "tests/e2e/test_roundtrip.py"), "valgrind-cli",
-                                            {"MFKV_TEST_LIGHT": "1"})
-    if "asan" not in args.skip:
-        print("== unit tests under AddressSanitizer (gcc)")
-        results["asan"] = stage_unit(os.path.join(ROOT, "zig-out-asan/tests"), [], {"ASAN_OPTIONS": "detect_leaks=1", "MFKV_TEST_LIGHT": "1"}, 900)
-    passed = sum(p for p, _ in results.values())
-    failed = sum(f for _, f in results.values())
+    lock = threading.Lock()
+    start = time.time()
+
+    def run_stage(name, title, fn):
+        if args.jobs == 1:
+            print(f"== {title}", flush=True)
+            results[name] = fn(lambda text: print(text, flush=True))
+            return
+        lines = []
+        t0 = time.time()
+        results[name] = fn(lines.append)
+        with lock:
+            print(f"== {title} ({time.time() - t0:.0f}s, ended at {time.time() - start:.0f}s)")
+            print("\n".join(lines), flush=True)
+
+    pending = list(chosen)
+
+    def worker():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                name, title, _, fn = pending.pop(0)
+            run_stage(name, title, fn)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, args.jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    passed = failed = 0
     print()
-    for name, (p, f) in results.items():
+    for name, _, _, _ in chosen:
+        p, f = results.get(name, (0, 1))  # a stage that raised counts as failed
+        passed, failed = passed + p, failed + f
         print(f"  {name:<12} {p:4d} passed {f:4d} failed")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

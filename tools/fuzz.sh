@@ -13,7 +13,7 @@
 # so the normal test suite (test_fuzz_replay) keeps replaying it.
 # Prints a table: target, executions, crashes.  Exit status 1 if any crashed.
 # Needs clang and its libFuzzer runtime: `tools/setup.sh --fuzz` installs
-# Debian 12's clang-14 and libclang-rt-14-dev.  CC overrides the compiler.
+# Debian 12's clang-14 and libclang-rt-14-dev.  CC and CXX override the compilers.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,8 @@ if [ -z "${CC:-}" ]; then
     CC=$(command -v clang || command -v clang-14 || true)
     [ -n "$CC" ] || { echo "fuzz.sh: clang not found: run tools/setup.sh --fuzz" >&2; exit 2; }
 fi
+# clang-14 -> clang++-14; CXX overrides.
+CXX=${CXX:-$(echo "$CC" | sed 's/clang/clang++/')}
 [ -f "$($CC -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a" ] ||
     { echo "fuzz.sh: $CC has no libFuzzer runtime: run tools/setup.sh --fuzz (libclang-rt-14-dev)" >&2; exit 2; }
 out=zig-out-fuzz
@@ -40,13 +42,24 @@ out=zig-out-fuzz
 # per target.  The same sources as build.zig's reader and core libraries,
 # the server's included (serve_request).
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread"
-LIBS="-llmdb -lxxhash -lopenblas -ljansson -lcsv -lmicrohttpd -lm -lpthread"
+# The C flags of every build (build-flags.txt), plus this one's mode.
+CFLAGS="$(sed -n 's/^c: //p' build-flags.txt) -g -O1 -fno-omit-frame-pointer $SAN -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread"
+LIBS="-llmdb -lxxhash -lopenblas -ljansson -lsimdjson -lcsv -lmicrohttpd -lm -lpthread -lstdc++"
 mkdir -p "$out/obj" "$out/bin"
 objs=""
+# The C++ files behind src/io's C interfaces (simdjson, fast_float), with
+# the C++ flags of every build.
+for src in src/io/*.cpp; do
+    obj="$out/obj/$(echo "$src" | tr / _).o"
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ build-flags.txt -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
+        $CXX $(sed -n 's/^cxx: //p' build-flags.txt) -g -O1 -fno-omit-frame-pointer $SAN \
+            -fsanitize=fuzzer-no-link -Isrc -c "$src" -o "$obj"
+    fi
+    objs="$objs $obj"
+done
 for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/serve/*.c; do
     obj="$out/obj/$(echo "$src" | tr / _).o"
-    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ build-flags.txt -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
         $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
     fi
     objs="$objs $obj"
