@@ -69,8 +69,9 @@ failed=0
 results=""
 for t in $chosen; do
     bin="$out/bin/fuzz_$t"
-    $CC $CFLAGS -fsanitize=fuzzer -DFUZZ_TARGET_FN="fuzz_${t}_one" \
-        "tests/fuzz/fuzz_$t.c" tests/fuzz/libfuzzer_entry.c $objs $LIBS -o "$bin"
+    # Linked by the C++ driver, for UBSan's C++ runtime (the src/io objects).
+    $CXX -x c $CFLAGS -fsanitize=fuzzer -DFUZZ_TARGET_FN="fuzz_${t}_one" \
+        "tests/fuzz/fuzz_$t.c" tests/fuzz/libfuzzer_entry.c -x none $objs $LIBS -o "$bin"
     mkdir -p "$out/corpus/$t" "$out/crashes/$t"
     log="$out/fuzz_$t.log"
     echo "== fuzzing $t for ${seconds}s (log: $log)" >&2
