@@ -215,7 +215,7 @@ int cmd_build(int argc, char **argv)
         goto out;
     }
     double loaded = cli_now();
-    if (ropts.skipped) cli_error("warning: %s: %zu invalid lines skipped", a.exclude, ropts.skipped);
+    if (seen.skipped) cli_error("warning: %s: %zu invalid lines skipped", a.exclude, seen.skipped);
 
     /* Every input file is digested into the provenance; an npy folder by its files. */
     static const char *const npy_names[] = {MFKV_NPY_USER_FACTORS, MFKV_NPY_ITEM_FACTORS, MFKV_NPY_USER_BIAS,

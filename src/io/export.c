@@ -31,7 +31,8 @@ size_t mfkv_csv_field(char *dst, const char *s, size_t len)
     return n;
 }
 
-/* One ML.WEIGHTS row of a user or an item. */
+/* One ML.WEIGHTS row of a user or an item: MFKV_OK, MFKV_NOMEM (jansson
+ * could not build it) or MFKV_IO. */
 static int put_ndjson_row(FILE *f, const char *side, const char *id, float bias,
                           const float *factors, uint32_t k)
 {
@@ -42,29 +43,37 @@ static int put_ndjson_row(FILE *f, const char *side, const char *id, float bias,
     json_t *row = json_pack("{s:s, s:s, s:o, s:f}", "processed_input", side, "feature", id,
                             "factor_weights", fw, "intercept", (double)bias);
     /* 9 significant digits give back the float exactly. */
-    int rc = row ? json_dumpf(row, f, JSON_REAL_PRECISION(9)) : -1;
+    if (!row) return MFKV_NOMEM;
+    int rc = json_dumpf(row, f, JSON_REAL_PRECISION(9));
     json_decref(row);
-    return rc != 0 || fputc('\n', f) == EOF ? -1 : 0;
+    return rc != 0 || fputc('\n', f) == EOF ? MFKV_IO : MFKV_OK;
 }
 
-int mfkv_export_ndjson(FILE *f, const mfkv_model *m)
+static int ndjson_fail(int rc, const char *name, mfkv_diag *d)
+{
+    return rc == MFKV_NOMEM ? mfkv_fail(d, rc, "%s: out of memory", name)
+                            : mfkv_fail_errno(d, "%s: write failed", name);
+}
+
+int mfkv_export_ndjson(FILE *f, const char *name, const mfkv_model *m, mfkv_diag *d)
 {
     json_t *global = json_pack("{s:n, s:s, s:n, s:f}", "processed_input", "feature",
                                "global__INTERCEPT__", "factor_weights", "intercept",
                                m->global_bias);
-    int rc = global ? json_dumpf(global, f, JSON_REAL_PRECISION(17)) : -1;
+    if (!global) return ndjson_fail(MFKV_NOMEM, name, d);
+    int rc = json_dumpf(global, f, JSON_REAL_PRECISION(17));
     json_decref(global);
-    if (rc != 0 || fputc('\n', f) == EOF) return -1;
+    if (rc != 0 || fputc('\n', f) == EOF) return ndjson_fail(MFKV_IO, name, d);
     const mfkv_idtab *ids[2] = {&m->user_ids, &m->item_ids};
     const float *factors[2] = {m->user_factors, m->item_factors};
     const float *bias[2] = {m->user_bias, m->item_bias};
     const char *side[2] = {"user_id", "item_id"};
     for (int s = 0; s < 2; s++)
         for (uint32_t i = 0; i < ids[s]->n; i++)
-            if (put_ndjson_row(f, side[s], mfkv_idtab_str(ids[s], i, NULL), bias[s][i],
-                               factors[s] + (size_t)i * m->n_factors, m->n_factors))
-                return -1;
-    return 0;
+            if ((rc = put_ndjson_row(f, side[s], mfkv_idtab_str(ids[s], i, NULL), bias[s][i],
+                                     factors[s] + (size_t)i * m->n_factors, m->n_factors)))
+                return ndjson_fail(rc, name, d);
+    return MFKV_OK;
 }
 
 static FILE *open_in(const char *dir, const char *name, mfkv_diag *d)

@@ -169,7 +169,7 @@ static int prove(mfkv_store *s)
         p->psize = (size_t)os_page;
         if (t->body_len % p->psize) return MFKV_FORMAT;
         p->n_pages = t->body_len / p->psize;
-        return s->flags & MFKV_OPEN_NO_CHECKSUM ? MFKV_OK : mfkv_trailer_check_body(s->fd, t);
+        return s->flags & MFKV_OPEN_NO_CHECKSUM ? MFKV_OK : mfkv_trailer_check_body(p->map, t);
     }
     p->psize = t->page_size;
     p->n_pages = t->n_pages;
@@ -230,16 +230,22 @@ static int read_structure(mfkv_store *s)
 static int open_file(mfkv_store *s, const char *path)
 {
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) return MFKV_IO;
+    if (s->fd < 0) return errno == ENOMEM ? MFKV_NOMEM : MFKV_IO;
     if (fstat(s->fd, &s->opened)) return MFKV_IO;
+    /* A folder is the caller's mistake about the path, not a foreign file:
+     * say so the way open(2) would for a write. */
+    if (S_ISDIR(s->opened.st_mode)) {
+        errno = EISDIR;
+        return MFKV_IO;
+    }
     if (!S_ISREG(s->opened.st_mode)) return MFKV_FORMAT;
     int rc = mfkv_trailer_read(s->fd, (size_t)s->opened.st_size, &s->trailer);
     if (rc) return rc;
     s->pages.map_len = (size_t)s->opened.st_size;
     void *map = mmap(NULL, s->pages.map_len, PROT_READ, MAP_SHARED, s->fd, 0);
-    if (map == MAP_FAILED) return MFKV_IO;
+    if (map == MAP_FAILED) return errno == ENOMEM ? MFKV_NOMEM : MFKV_IO;
     s->pages.map = map;
-    mfkv_guard_register(map, s->pages.map_len, &s->changed);
+    if ((rc = mfkv_guard_register(map, s->pages.map_len, &s->changed))) return rc;
     memcpy(s->tail, s->pages.map + s->pages.map_len - MFKV_TRAILER_LEN, MFKV_TRAILER_LEN);
     STORE_GUARDED(s, rc = read_structure(s));
     return rc;
@@ -375,11 +381,7 @@ void mfkv_store_dbs(const mfkv_store *s, const mfkv_db **meta, const mfkv_db **u
     *items = &s->items_db;
 }
 
-int mfkv_store_fd(const mfkv_store *s, const mfkv_trailer **t)
-{
-    *t = &s->trailer;
-    return s->fd;
-}
+const mfkv_trailer *mfkv_store_trailer(const mfkv_store *s) { return &s->trailer; }
 
 atomic_int *mfkv_store_changed(mfkv_store *s) { return &s->changed; }
 

@@ -17,8 +17,8 @@ int mfkv_decode_list(const mfkv_store *s, const unsigned char *body, size_t len,
 int mfkv_decode_item(const unsigned char *body, size_t len, mfkv_item_info *out);
 const mfkv_pages *mfkv_store_pages(const mfkv_store *s);
 void mfkv_store_dbs(const mfkv_store *s, const mfkv_db **meta, const mfkv_db **users, const mfkv_db **items);
-/* The open file and its trailer. */
-int mfkv_store_fd(const mfkv_store *s, const mfkv_trailer **t);
+/* The trailer read at open. */
+const mfkv_trailer *mfkv_store_trailer(const mfkv_store *s);
 atomic_int *mfkv_store_changed(mfkv_store *s);
 /* @p rc, or MFKV_CHANGED when the file is no longer the one opened. */
 int mfkv_store_settle(mfkv_store *s, int rc);

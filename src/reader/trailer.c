@@ -79,16 +79,13 @@ int mfkv_trailer_read(int fd, size_t file_size, mfkv_trailer *out)
     return MFKV_OK;
 }
 
-int mfkv_trailer_check_body(int fd, const mfkv_trailer *t)
+int mfkv_trailer_check_body(const unsigned char *map, const mfkv_trailer *t)
 {
-    uint64_t h = XXH3_64bits(NULL, 0);
-    if (t->body_len) {
-        void *p = mmap(NULL, t->body_len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) return MFKV_IO;
-        madvise(p, t->body_len, MADV_SEQUENTIAL);
-        h = XXH3_64bits(p, t->body_len);
-        munmap(p, t->body_len);
-    }
+    /* The caller's mapping, read under its guard: a second mapping of the
+     * file would fault unguarded if the file were truncated meanwhile. */
+    if (t->body_len) madvise((void *)map, t->body_len, MADV_SEQUENTIAL);
+    uint64_t h = XXH3_64bits(map, t->body_len);
+    if (t->body_len) madvise((void *)map, t->body_len, MADV_NORMAL);
     return h == t->body_hash ? MFKV_OK : MFKV_CORRUPT;
 }
 

@@ -217,15 +217,11 @@ int mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
     if (!sc.digest) return MFKV_NOMEM;
     XXH3_64bits_reset(sc.digest);
     /* The whole-file digest too: a handle opened without it may be verified. */
-    const mfkv_trailer *t;
-    int fd = mfkv_store_fd(s, &t);
-    int body = mfkv_trailer_check_body(fd, t);
-    if (body == MFKV_IO) {
-        XXH3_freeState(sc.digest);
-        return body;
-    }
-    int faulted = 0;
-    MFKV_GUARDED(sc.pages->map, sc.pages->map_len, mfkv_store_changed(s), faulted = 1, scan_all(&sc));
+    int body = MFKV_OK, faulted = 0;
+    MFKV_GUARDED(sc.pages->map, sc.pages->map_len, mfkv_store_changed(s), faulted = 1, {
+        body = mfkv_trailer_check_body(sc.pages->map, mfkv_store_trailer(s));
+        scan_all(&sc);
+    });
     /* Reported after the scan, which names WHERE the damage is. */
     if (body) problem(&sc, "whole-file digest mismatch");
     report->digest_computed = XXH3_64bits_digest(sc.digest);

@@ -1,6 +1,7 @@
 /* Writer + reader: round trips, determinism, corruption, truncation, threads. */
 #include "testutil.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -304,7 +305,10 @@ static void foreign_and_missing_files(void **state)
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(i * 131 + 7);
     tu_spit(p, junk, sizeof junk);
     assert_int_equal(mfkv_open(p, 0, &st), MFKV_FORMAT);
-    assert_int_equal(mfkv_open(fx.dir, 0, &st), MFKV_FORMAT); /* a folder */
+    errno = 0;
+    assert_int_equal(mfkv_open(fx.dir, 0, &st), MFKV_IO); /* a folder: a wrong path, not a foreign file */
+    assert_int_equal(errno, EISDIR);
+    assert_null(st);
     assert_int_equal(mfkv_open(NULL, 0, &st), MFKV_INVAL);
     mfkv_close(NULL);
     unlink(p);
