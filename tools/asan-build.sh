@@ -17,7 +17,7 @@ for src in src/io/*.cpp; do
     fi
     objs="$objs $obj"
 done
-for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/serve/*.c; do
+for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/render/*.c src/serve/*.c; do
     [ -f "$src" ] || continue
     obj="$out/obj/$(echo "$src" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then

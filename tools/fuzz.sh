@@ -44,7 +44,7 @@ CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Iinclude -Is
 LIBS="-llmdb -lxxhash -lopenblas -ljansson -lcsv -lmicrohttpd -lm -lpthread"
 mkdir -p "$out/obj" "$out/bin"
 objs=""
-for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/serve/*.c; do
+for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/render/*.c src/serve/*.c; do
     obj="$out/obj/$(echo "$src" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
         $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj"

@@ -10,7 +10,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "mfkv.h"
-#include "reader/record.h"
+#include "layout.h"
 
 /* Seen (user, item) pairs in model indices, CSR by user.  Ratings of users or
  * items the model does not know cannot matter and are left out. */

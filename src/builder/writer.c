@@ -16,8 +16,8 @@
 #include "common/atomic_file.h"
 #include "common/bytes.h"
 #include "mfkv.h"
-#include "reader/record.h"
-#include "reader/trailer.h"
+#include "layout.h"
+#include "builder/seal.h"
 
 enum { RECORDS_PER_TXN = 16384 }; /* bounds LMDB's dirty-page list */
 
@@ -248,7 +248,7 @@ int mfkv_store_write(const char *path, const mfkv_store_contents *c, mfkv_diag *
     if (w.env) mdb_env_close(w.env);
     free(w.buf);
     XXH3_freeState(w.digest);
-    if (!rc && (rc = mfkv_store_seal(f.fd)))
+    if (!rc && (rc = mfkv_seal_file(f.fd)))
         rc = rc == MFKV_NOMEM ? mfkv_fail(d, rc, "%s: out of memory", f.tmp)
                               : mfkv_fail_errno(d, "%s: cannot write the page table and trailer", f.tmp);
     if (rc) {

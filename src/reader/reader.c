@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "layout.h"
 #include "mfkv.h"
 #include "reader/btree.h"
 #include "reader/guard.h"
-#include "reader/record.h"
 #include "reader/store_internal.h"
 #include "reader/trailer.h"
 
@@ -180,7 +180,7 @@ static int prove(mfkv_store *s)
     p->chunk_ok = calloc((p->n_chunks + 63) / 64, sizeof *p->chunk_ok);
     if (!p->index || !p->page_ok || !p->chunk_ok) return MFKV_NOMEM;
     const unsigned char *index = p->table + p->n_pages * MFKV_PAGE_HASH_LEN;
-    p->index_bad = XXH3_64bits_withSeed(index, p->n_chunks * MFKV_PAGE_HASH_LEN, MFKV_PAGE_DOMAIN) != t->index_hash;
+    p->index_bad = mfkv_index_hash(index, p->n_chunks * MFKV_PAGE_HASH_LEN) != t->index_hash;
     if (p->index_bad && !(s->flags & MFKV_OPEN_NO_CHECKSUM)) return MFKV_CORRUPT;
     for (uint64_t c = 0; c < p->n_chunks; c++) p->index[c] = mfkv_load_u64(index + c * MFKV_PAGE_HASH_LEN);
     /* Without checks the table is still loaded, for mfkv_verify. */

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "layout.h"
 #include "reader/guard.h"
-#include "reader/record.h"
 #include "reader/store_internal.h"
 
 typedef struct mfkv_val {

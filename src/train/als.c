@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "builder/blas_kernel.h"
+#include "builder/blas_threads.h"
 #include "common/clock.h"
 #include "mfkv.h"
 
@@ -647,10 +648,8 @@ int mfkv_als_train(const mfkv_ratings *r, const mfkv_als_opts *opts, mfkv_als_pr
     init_factors(out->item_factors, (size_t)out->item_ids.n * o.factors, o.factors, o.seed);
 
     mfkv_blas_kernel();
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    mfkv_blas_single_threaded(); /* the workers split the rows; see blas_threads.h */
     rc = iterate(&t, &o, out, info, progress, ctx, d);
-    openblas_set_num_threads(blas_threads);
     training_free(&t, o.threads);
     if (rc) {
         mfkv_model_free(out);

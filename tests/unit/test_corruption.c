@@ -37,11 +37,11 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include "builder/seal.h"
 #include "builder/topk.h"
 #include "builder/writer.h"
-#include "reader/record.h"
+#include "layout.h"
 #include "common/bytes.h"
-#include "reader/trailer.h"
 
 #define USERS 24
 #define ITEMS 9
@@ -265,7 +265,7 @@ static void write_damaged(const char *bytes, size_t len, int reseal)
     if (!reseal) return;
     int fd = open(fx.path, O_RDWR);
     assert_true(fd >= 0);
-    assert_int_equal(mfkv_store_seal(fd), 0);
+    assert_int_equal(mfkv_seal_file(fd), 0);
     close(fd);
 }
 
