@@ -33,14 +33,14 @@ static int build_table(const unsigned char *map, uint64_t n_pages, size_t ps, un
 {
     for (uint64_t p = 0; p < n_pages; p++) {
         const unsigned char *page = map + p * ps;
-        mfkv_store_u64(table + p * MFKV_PAGE_HASH_LEN, mfkv_page_hash(page, ps, p));
+        mfkv_put_u64(table + p * MFKV_PAGE_HASH_LEN, mfkv_page_hash(page, ps, p));
         XXH3_64bits_update(body, page, ps);
     }
     unsigned char *index = table + n_pages * MFKV_PAGE_HASH_LEN;
     for (uint64_t c = 0; c < mfkv_table_chunks(n_pages); c++) {
         uint64_t first = c * MFKV_PAGE_CHUNK;
         uint64_t n = n_pages - first < MFKV_PAGE_CHUNK ? n_pages - first : MFKV_PAGE_CHUNK;
-        mfkv_store_u64(index + c * MFKV_PAGE_HASH_LEN,
+        mfkv_put_u64(index + c * MFKV_PAGE_HASH_LEN,
                        mfkv_chunk_hash(table + first * MFKV_PAGE_HASH_LEN, n * MFKV_PAGE_HASH_LEN, c));
     }
     return MFKV_OK;
@@ -66,14 +66,14 @@ int mfkv_seal_file(int fd)
         build_table(map, n_pages, ps, table, body);
         XXH3_64bits_update(body, table, table_len);
         memcpy(t, MFKV_TRAILER_MAGIC, MFKV_MAGIC_LEN);
-        mfkv_store_u32(t + 8, MFKV_TRAILER_VERSION);
-        mfkv_store_u64(t + 16, size + table_len);
-        mfkv_store_u64(t + 24, XXH3_64bits_digest(body));
-        mfkv_store_u64(t + 32, n_pages);
-        mfkv_store_u64(t + 40, mfkv_index_hash(table + n_pages * MFKV_PAGE_HASH_LEN,
+        mfkv_put_u32(t + 8, MFKV_TRAILER_VERSION);
+        mfkv_put_u64(t + 16, size + table_len);
+        mfkv_put_u64(t + 24, XXH3_64bits_digest(body));
+        mfkv_put_u64(t + 32, n_pages);
+        mfkv_put_u64(t + 40, mfkv_index_hash(table + n_pages * MFKV_PAGE_HASH_LEN,
                                                mfkv_table_chunks(n_pages) * MFKV_PAGE_HASH_LEN));
-        mfkv_store_u32(t + 48, (uint32_t)ps);
-        mfkv_store_u64(t + 56, XXH3_64bits(t, 56));
+        mfkv_put_u32(t + 48, (uint32_t)ps);
+        mfkv_put_u64(t + 56, XXH3_64bits(t, 56));
         rc = write_full(fd, table, table_len, (off_t)size);
         if (!rc) rc = write_full(fd, t, sizeof t, (off_t)(size + table_len));
     }

@@ -23,7 +23,8 @@
  * true top-K, so re-scoring the candidates in double and sorting them gives
  * exactly the double brute force.  When that margin is not there (near-ties
  * at the boundary, huge magnitudes), that user alone is brute-forced in
- * double.  The per-user test makes the result exact on every input while the
+ * double (an exact recheck, counted in exact_rechecks; "fallback" names
+ * only the list for unknown users).  The per-user test makes the result exact on every input while the
  * common case costs at most K + EXTRA double dot products per user (fewer:
  * candidates that far below the K-th are skipped too), computed LANES
  * items side by side (each one still summed in factor order, so they are
@@ -111,8 +112,7 @@ typedef struct shared {
     uint32_t *excl_pos;
     atomic_uint_fast32_t next_block;
     atomic_uint_fast64_t users_done;
-    atomic_uint_fast64_t exact_fallbacks;
-    atomic_int failed;
+    atomic_uint_fast64_t exact_rechecks;
 } shared;
 
 typedef struct worker {
@@ -440,7 +440,7 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
         double err = 2.0 * sh->gamma * sqrt(dot_double(u_aug, u_aug, sh->fp)) * sh->v_norm_max;
         double kth = cand_score(h[(k < hn ? k : hn) - 1]);
         if (!(isfinite(err) && isfinite(kth) && (double)weakest < kth - 2.0 * err)) {
-            atomic_fetch_add(&sh->exact_fallbacks, 1);
+            atomic_fetch_add(&sh->exact_rechecks, 1);
             brute_force(w, user, excl, n_excl);
             return;
         }
@@ -682,7 +682,7 @@ int mfkv_topk_compute(const mfkv_model *m, const mfkv_topk_opts *opts, mfkv_topk
         take_blocks(&workers[0], opts->progress != NULL);
         for (unsigned t = 1; t < spawned; t++) pthread_join(tids[t], NULL);
         if (opts->progress) opts->progress(opts->progress_ctx, nu, nu);
-        out->exact_fallbacks = atomic_load(&sh.exact_fallbacks);
+        out->exact_rechecks = atomic_load(&sh.exact_rechecks);
     }
     for (unsigned t = 0; t < started; t++) worker_free(&workers[t]);
     free(workers);

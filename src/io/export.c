@@ -34,10 +34,10 @@ size_t mfkv_csv_field(char *dst, const char *s, size_t len)
 /* One ML.WEIGHTS row of a user or an item: MFKV_OK, MFKV_NOMEM (jansson
  * could not build it) or MFKV_IO. */
 static int put_ndjson_row(FILE *f, const char *side, const char *id, float bias,
-                          const float *factors, uint32_t k)
+                          const float *factors, uint32_t nf)
 {
     json_t *fw = json_array();
-    for (uint32_t j = k; j >= 1; j--)
+    for (uint32_t j = nf; j >= 1; j--)
         json_array_append_new(fw, json_pack("{s:i, s:f}", "factor", (int)j, "weight",
                                             (double)factors[j - 1]));
     json_t *row = json_pack("{s:s, s:s, s:o, s:f}", "processed_input", side, "feature", id,
@@ -92,10 +92,10 @@ static int close_checked(FILE *f, const char *dir, const char *name, int failed,
     return err ? mfkv_fail_errno(d, "%s/%s: write failed", dir, name) : MFKV_OK;
 }
 
-/* users.csv or items.csv: id,bias,factor,weight with factors K..1. */
+/* users.csv or items.csv: id,bias,factor,weight with factors F..1. */
 static int write_long_csv(const char *dir, const char *name, const char *id_col,
                           const mfkv_idtab *ids, const float *factors, const float *bias,
-                          uint32_t k, mfkv_diag *d)
+                          uint32_t nf, mfkv_diag *d)
 {
     FILE *f = open_in(dir, name, d);
     if (!f) return MFKV_IO;
@@ -106,10 +106,10 @@ static int write_long_csv(const char *dir, const char *name, const char *id_col,
         size_t len;
         const char *s = mfkv_idtab_str(ids, i, &len);
         size_t n = mfkv_csv_field(field, s, len);
-        for (uint32_t j = k; j >= 1; j--) {
+        for (uint32_t j = nf; j >= 1; j--) {
             fwrite(field, 1, n, f);
             fprintf(f, ",%.9g,%u,%.9g\n", (double)bias[i], j,
-                    (double)factors[(size_t)i * k + j - 1]);
+                    (double)factors[(size_t)i * nf + j - 1]);
         }
     }
     free(field);
@@ -137,10 +137,10 @@ static int write_ids(const char *dir, const char *name, const mfkv_idtab *ids, m
 int mfkv_export_npy_dir(const char *dir, const mfkv_model *m, mfkv_diag *d)
 {
     char path[4096];
-    uint64_t nu = m->user_ids.n, ni = m->item_ids.n, k = m->n_factors;
+    uint64_t nu = m->user_ids.n, ni = m->item_ids.n, nf = m->n_factors;
     struct { const char *name; const float *data; uint64_t rows, cols; } arrays[] = {
-        {MFKV_NPY_USER_FACTORS, m->user_factors, nu, k},
-        {MFKV_NPY_ITEM_FACTORS, m->item_factors, ni, k},
+        {MFKV_NPY_USER_FACTORS, m->user_factors, nu, nf},
+        {MFKV_NPY_ITEM_FACTORS, m->item_factors, ni, nf},
         {MFKV_NPY_USER_BIAS, m->user_bias, nu, 0},
         {MFKV_NPY_ITEM_BIAS, m->item_bias, ni, 0},
     };

@@ -203,7 +203,7 @@ static int load_items(mfkv_store *s)
     int rc;
     for (; (rc = mfkv_cursor_next(&c, &k, &kl, &v, &vl, NULL)) == MFKV_OK; n++) {
         unsigned char expect[4];
-        mfkv_store_u32be(expect, n);
+        mfkv_put_u32be(expect, n);
         if (n >= s->info.n_items || kl != 4 || memcmp(k, expect, 4) || record_body(k, 4, v, vl, 1, &body, &len) ||
             mfkv_decode_item(body, len, &s->items[n]))
             return MFKV_CORRUPT;

@@ -125,7 +125,7 @@ static void check_item(scan *sc, uint64_t n, const mfkv_val *k, const mfkv_val *
     snprintf(what, sizeof what, "item %llu (page %llu at offset %llu)", (unsigned long long)n,
              (unsigned long long)sc->pgno, (unsigned long long)(k->p - sc->pages->map));
     unsigned char expect[4];
-    mfkv_store_u32be(expect, (uint32_t)n);
+    mfkv_put_u32be(expect, (uint32_t)n);
     if (k->len != 4 || memcmp(k->p, expect, 4) != 0) {
         sc->report->records_checked++;
         problem(sc, "%s: key out of sequence", what);

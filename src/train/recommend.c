@@ -75,7 +75,7 @@ static int make_tails(const mfkv_idtab *ids, item_tails *t)
 
 int mfkv_recommend_csv(const mfkv_model *m, FILE *out, const char *name, int header, mfkv_diag *d)
 {
-    uint32_t nu = m->user_ids.n, ni = m->item_ids.n, k = m->n_factors;
+    uint32_t nu = m->user_ids.n, ni = m->item_ids.n, nf = m->n_factors;
     mfkv_blas_kernel();
     item_tails tails = {0};
     uint32_t block = ni ? SCORES_PER_BLOCK / ni : 1;
@@ -97,9 +97,9 @@ int mfkv_recommend_csv(const mfkv_model *m, FILE *out, const char *name, int hea
     if (header) fputs("predicted_rating,user_id,item_id\n", out);
     for (uint32_t u0 = 0; u0 < nu; u0 += block) {
         uint32_t rows = nu - u0 < block ? nu - u0 : block;
-        if (k)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)ni, (int)k, 1.0f,
-                        m->user_factors + (size_t)u0 * k, (int)k, m->item_factors, (int)k, 0.0f,
+        if (nf)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)ni, (int)nf, 1.0f,
+                        m->user_factors + (size_t)u0 * nf, (int)nf, m->item_factors, (int)nf, 0.0f,
                         scores, (int)ni);
         else
             memset(scores, 0, (size_t)rows * ni * sizeof *scores);
