@@ -77,10 +77,8 @@ static int same_file(const mfkv_store *s)
 #define STORE_GUARDED(s, ...) \
     MFKV_GUARDED((s)->pages.map, (s)->pages.map_len, &(s)->changed, rc = MFKV_CHANGED, __VA_ARGS__)
 
-/* Check a value's length and, when asked, its key-seeded checksum; *body
- * gets the bytes after the checksum. */
-static int record_body(const void *key, size_t key_len, const unsigned char *v, size_t v_len, int check,
-                       const unsigned char **body, size_t *body_len)
+int mfkv_record_body(const void *key, size_t key_len, const unsigned char *v, size_t v_len, int check,
+                     const unsigned char **body, size_t *body_len)
 {
     if (v_len < MFKV_RECORD_CHECKSUM_LEN) return MFKV_CORRUPT;
     *body = v + MFKV_RECORD_CHECKSUM_LEN;
@@ -96,7 +94,14 @@ static int fetch_record(mfkv_store *s, const mfkv_db *db, const void *key, size_
     const unsigned char *v;
     size_t len;
     int rc = mfkv_btree_get(&s->pages, db, key, key_len, &v, &len);
-    return rc ? rc : record_body(key, key_len, v, len, !(s->flags & MFKV_OPEN_NO_CHECKSUM), body, body_len);
+    return rc ? rc : mfkv_record_body(key, key_len, v, len, !(s->flags & MFKV_OPEN_NO_CHECKSUM), body, body_len);
+}
+
+int mfkv_item_key_is(const unsigned char *key, size_t key_len, uint32_t n)
+{
+    unsigned char expect[4];
+    mfkv_put_u32be(expect, n);
+    return key_len == 4 && memcmp(key, expect, 4) == 0;
 }
 
 int mfkv_decode_list(const mfkv_store *s, const unsigned char *body, size_t len, mfkv_list *out)
@@ -127,7 +132,7 @@ static int read_header(mfkv_store *s)
     int rc = mfkv_btree_get(&s->pages, &s->meta, MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), &v, &v_len);
     if (rc == MFKV_NOTFOUND) return MFKV_FORMAT;
     if (rc) return rc;
-    if ((rc = record_body(MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), v, v_len, 1, &b, &len))) return rc;
+    if ((rc = mfkv_record_body(MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), v, v_len, 1, &b, &len))) return rc;
     if (len < MFKV_HEADER_FIXED_LEN) return MFKV_CORRUPT;
     if (memcmp(b, MFKV_MAGIC, MFKV_MAGIC_LEN) != 0) return MFKV_FORMAT;
     mfkv_info *in = &s->info;
@@ -202,9 +207,7 @@ static int load_items(mfkv_store *s)
     uint32_t n = 0;
     int rc;
     for (; (rc = mfkv_cursor_next(&c, &k, &kl, &v, &vl, NULL)) == MFKV_OK; n++) {
-        unsigned char expect[4];
-        mfkv_put_u32be(expect, n);
-        if (n >= s->info.n_items || kl != 4 || memcmp(k, expect, 4) || record_body(k, 4, v, vl, 1, &body, &len) ||
+        if (n >= s->info.n_items || !mfkv_item_key_is(k, kl, n) || mfkv_record_body(k, 4, v, vl, 1, &body, &len) ||
             mfkv_decode_item(body, len, &s->items[n]))
             return MFKV_CORRUPT;
     }
@@ -417,7 +420,7 @@ int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *li
         const unsigned char *k, *v, *body;
         size_t kl, vl, len;
         rc = mfkv_cursor_next(&it->cursor, &k, &kl, &v, &vl, NULL);
-        if (!rc && (kl == 0 || kl > MFKV_MAX_ID_LEN || record_body(k, kl, v, vl, 1, &body, &len)))
+        if (!rc && (kl == 0 || kl > MFKV_MAX_ID_LEN || mfkv_record_body(k, kl, v, vl, 1, &body, &len)))
             rc = MFKV_CORRUPT;
         if (!rc) rc = mfkv_decode_list(s, body, len, list);
         if ((rc == MFKV_OK || rc == MFKV_NOTFOUND) && !same_file(s)) rc = MFKV_CHANGED;

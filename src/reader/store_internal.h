@@ -11,6 +11,14 @@
 /* Internal to libmfkv: hidden, so the shared library exports only mfkv.h. */
 #pragma GCC visibility push(hidden)
 
+/* A record's framing, checked here for lookups, open and mfkv_verify alike:
+ * the value must hold the checksum, and when @p check the key-seeded
+ * checksum must match (layout.h).  *body gets the bytes after it.
+ * MFKV_OK or MFKV_CORRUPT. */
+int mfkv_record_body(const void *key, size_t key_len, const unsigned char *v, size_t v_len, int check,
+                     const unsigned char **body, size_t *body_len);
+/* Whether an items key is item index @p n (4 bytes, big-endian). */
+int mfkv_item_key_is(const unsigned char *key, size_t key_len, uint32_t n);
 /* Decode a list body (after the checksum); checks count and length. */
 int mfkv_decode_list(const mfkv_store *s, const unsigned char *body, size_t len, mfkv_list *out);
 /* Decode an item body (after the checksum); checks the three lengths. */

@@ -10,6 +10,7 @@
 
 #include "builder/blas_kernel.h"
 #include "builder/blas_threads.h"
+#include "common/splitmix.h"
 #include "common/clock.h"
 #include "mfkv.h"
 
@@ -47,20 +48,12 @@ void mfkv_train_info_free(mfkv_train_info *info)
     memset(info, 0, sizeof *info);
 }
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 void mfkv_holdout_split(size_t n, double fraction, uint64_t seed, uint8_t *is_holdout)
 {
     /* Compare the top 53 bits as a double in [0, 1). */
-    uint64_t key = splitmix64(seed ^ 0x5EEDull);
+    uint64_t key = mfkv_splitmix64(seed ^ 0x5EEDull);
     for (size_t j = 0; j < n; j++) {
-        double u = (double)(splitmix64(key + j) >> 11) * 0x1p-53;
+        double u = (double)(mfkv_splitmix64(key + j) >> 11) * 0x1p-53;
         is_holdout[j] = u < fraction;
     }
 }
@@ -376,9 +369,10 @@ static int run_side(solver *workers, uint32_t threads, const side *s, const uint
     return MFKV_OK;
 }
 
-/* mfkv_model_predict's dot product in double, its terms summed in four
- * independent chains: one chain is a dependent add per factor, which made
- * scoring the training ratings an eighth of the training time. */
+/* mfkv_score_dot's terms, summed in four independent chains: one chain is
+ * a dependent add per factor, which made scoring the training ratings an
+ * eighth of the training time.  The different order is fine because this
+ * only measures the training loss; it never ranks anything. */
 static double dot_f64(const float *a, const float *b, uint32_t n)
 {
     double s[4] = {0, 0, 0, 0};
@@ -469,9 +463,9 @@ int mfkv_als_check_opts(const mfkv_als_opts *o, mfkv_diag *d)
 static void init_factors(float *f, size_t n, uint32_t nf, uint64_t seed)
 {
     double a = sqrt(3.0 / (double)nf);
-    uint64_t key = splitmix64(seed ^ 0x1417ull);
+    uint64_t key = mfkv_splitmix64(seed ^ 0x1417ull);
     for (size_t j = 0; j < n; j++) {
-        double u = (double)(splitmix64(key + j) >> 11) * 0x1p-53;
+        double u = (double)(mfkv_splitmix64(key + j) >> 11) * 0x1p-53;
         f[j] = (float)((2 * u - 1) * a);
     }
 }
