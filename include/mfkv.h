@@ -129,7 +129,7 @@ enum mfkv_open_flags {
  *         (the fault handler could not be installed); MFKV_INVAL (a NULL
  *         argument).
  */
-int mfkv_open(const char *path, unsigned flags, mfkv_store **out);
+mfkv_status mfkv_open(const char *path, unsigned flags, mfkv_store **out);
 
 /**
  * The store format version the file at @p path declares in its header, of
@@ -146,7 +146,7 @@ int mfkv_open(const char *path, unsigned flags, mfkv_store **out);
  *         when the trailer itself is of a newer version, so the header
  *         cannot be found.
  */
-int mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor);
+mfkv_status mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor);
 
 /** Close a handle; NULL is accepted. Invalidates every view from it. */
 void mfkv_close(mfkv_store *store);
@@ -174,13 +174,13 @@ typedef struct mfkv_list {
  *         stored id), MFKV_CORRUPT, MFKV_CHANGED or MFKV_INVAL (a NULL
  *         argument or @p id_len 0).  Never MFKV_NOMEM: nothing is allocated.
  */
-int mfkv_get(mfkv_store *store, const char *id, size_t id_len, mfkv_list *out);
+mfkv_status mfkv_get(mfkv_store *store, const char *id, size_t id_len, mfkv_list *out);
 
 /** The fallback list, for users the model does not know: the top-k items by
  * global + item bias.
  * @return MFKV_OK, MFKV_NOTFOUND (the store has none), MFKV_CORRUPT,
  *         MFKV_CHANGED or MFKV_INVAL. */
-int mfkv_fallback(mfkv_store *store, mfkv_list *out);
+mfkv_status mfkv_fallback(mfkv_store *store, mfkv_list *out);
 
 /** Index (into the item table) of entry @p i of @p list; i < list->count. */
 uint32_t mfkv_list_item_index(const mfkv_list *list, uint32_t i);
@@ -201,7 +201,7 @@ typedef struct mfkv_item_info {
  * item), so this is an array read; it allocates nothing.
  * @return MFKV_OK, MFKV_NOTFOUND (index out of range) or MFKV_INVAL.
  */
-int mfkv_item(mfkv_store *store, uint32_t index, mfkv_item_info *out);
+mfkv_status mfkv_item(mfkv_store *store, uint32_t index, mfkv_item_info *out);
 
 /** Store-wide facts, from the metadata record. */
 typedef struct mfkv_info {
@@ -218,7 +218,7 @@ typedef struct mfkv_info {
 
 /** Fill @p out from the metadata read at open.  Strings stay valid until
  * mfkv_close().  @return MFKV_OK or MFKV_INVAL. */
-int mfkv_info_get(mfkv_store *store, mfkv_info *out);
+mfkv_status mfkv_info_get(mfkv_store *store, mfkv_info *out);
 
 /** What mfkv_verify() found. */
 typedef struct mfkv_verify_report {
@@ -243,7 +243,7 @@ typedef struct mfkv_verify_report {
  *         damage too), MFKV_CHANGED (the file changed under the handle),
  *         MFKV_NOMEM or MFKV_INVAL.
  */
-int mfkv_verify(mfkv_store *store, mfkv_verify_report *report);
+mfkv_status mfkv_verify(mfkv_store *store, mfkv_verify_report *report);
 
 /** A cursor over all users, in byte-wise key order (see mfkv_iter_begin). */
 typedef struct mfkv_iter mfkv_iter;
@@ -256,8 +256,8 @@ typedef struct mfkv_iter mfkv_iter;
  * MFKV_CHANGED or MFKV_INVAL; after an error the iterator is finished.
  * An iterator belongs to the thread that created it.
  */
-int mfkv_iter_begin(mfkv_store *store, mfkv_iter **out);
-int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list);
+mfkv_status mfkv_iter_begin(mfkv_store *store, mfkv_iter **out);
+mfkv_status mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list);
 void mfkv_iter_end(mfkv_iter *it);
 
 #ifdef __cplusplus

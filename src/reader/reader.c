@@ -274,7 +274,7 @@ static int open_store(const char *path, unsigned flags, int version_only, mfkv_s
     return MFKV_OK;
 }
 
-int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
+mfkv_status mfkv_open(const char *path, unsigned flags, mfkv_store **out)
 {
     if (!out) return MFKV_INVAL;
     *out = NULL;
@@ -282,7 +282,7 @@ int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
     return open_store(path, flags, 0, out);
 }
 
-int mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor)
+mfkv_status mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor)
 {
     if (!path || !major || !minor) return MFKV_INVAL;
     mfkv_store *s;
@@ -310,7 +310,7 @@ void mfkv_close(mfkv_store *s)
     free(s);
 }
 
-int mfkv_get(mfkv_store *s, const char *id, size_t id_len, mfkv_list *out)
+mfkv_status mfkv_get(mfkv_store *s, const char *id, size_t id_len, mfkv_list *out)
 {
     if (!s || !id || !out || id_len == 0) return MFKV_INVAL;
     if (atomic_load_explicit(&s->changed, memory_order_relaxed)) return MFKV_CHANGED;
@@ -326,7 +326,7 @@ int mfkv_get(mfkv_store *s, const char *id, size_t id_len, mfkv_list *out)
     return rc ? settle(s, rc) : MFKV_OK;
 }
 
-int mfkv_fallback(mfkv_store *s, mfkv_list *out)
+mfkv_status mfkv_fallback(mfkv_store *s, mfkv_list *out)
 {
     if (!s || !out) return MFKV_INVAL;
     if (atomic_load_explicit(&s->changed, memory_order_relaxed)) return MFKV_CHANGED;
@@ -358,7 +358,7 @@ int mfkv_decode_item(const unsigned char *b, size_t len, mfkv_item_info *out)
     return MFKV_OK;
 }
 
-int mfkv_item(mfkv_store *s, uint32_t index, mfkv_item_info *out)
+mfkv_status mfkv_item(mfkv_store *s, uint32_t index, mfkv_item_info *out)
 {
     if (!s || !out) return MFKV_INVAL;
     if (index >= s->info.n_items) return MFKV_NOTFOUND;
@@ -366,7 +366,7 @@ int mfkv_item(mfkv_store *s, uint32_t index, mfkv_item_info *out)
     return MFKV_OK;
 }
 
-int mfkv_info_get(mfkv_store *s, mfkv_info *out)
+mfkv_status mfkv_info_get(mfkv_store *s, mfkv_info *out)
 {
     if (!s || !out) return MFKV_INVAL;
     *out = s->info;
@@ -397,7 +397,7 @@ struct mfkv_iter {
     mfkv_cursor cursor;
 };
 
-int mfkv_iter_begin(mfkv_store *s, mfkv_iter **out)
+mfkv_status mfkv_iter_begin(mfkv_store *s, mfkv_iter **out)
 {
     if (!s || !out) return MFKV_INVAL;
     *out = NULL;
@@ -410,7 +410,7 @@ int mfkv_iter_begin(mfkv_store *s, mfkv_iter **out)
     return MFKV_OK;
 }
 
-int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list)
+mfkv_status mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list)
 {
     if (!it || !id || !id_len || !list) return MFKV_INVAL;
     mfkv_store *s = it->store;

@@ -199,7 +199,7 @@ static void scan_all(scan *sc)
     scan_fallback(sc, meta);
 }
 
-int mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
+mfkv_status mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
 {
     if (!s || !report) return MFKV_INVAL;
     memset(report, 0, sizeof *report);
