@@ -2,7 +2,7 @@
 //!
 //! Sources are discovered by folder so that adding a file needs no edit here:
 //!   src/reader/*.c             libmfkv, the public reader library (include/mfkv.h)
-//!   src/{common,io,builder,train,serve}/*.c   libmfkvcore, internal, linked into the CLI
+//!   src/{common,io,builder,train,render,serve}/*.c   libmfkvcore, internal, linked into the CLI
 //!   src/cli/*.c                the `mfkv` executable
 //!   src/buildlib/*.c           libmfkvbuild, the shared builder library (include/mfkv_build.h)
 //!   tests/unit/test_*.c        one cmocka test program each  -> zig-out/tests/
@@ -15,7 +15,7 @@ const std = @import("std");
 /// tools/fuzz.sh); read once at the start of build().
 var c_flags: []const []const u8 = &.{};
 
-const core_dirs = [_][]const u8{ "src/common", "src/io", "src/builder", "src/train", "src/serve" };
+const core_dirs = [_][]const u8{ "src/common", "src/io", "src/builder", "src/train", "src/render", "src/serve" };
 
 pub fn build(b: *std.Build) !void {
     const target = b.standardTargetOptions(.{});

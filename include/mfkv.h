@@ -9,12 +9,16 @@
  *
  * Conventions
  *  - Every fallible function returns an mfkv_status; 0 (MFKV_OK) is success.
- *    mfkv_strerror() turns any status into a static string.
+ *    mfkv_strerror() turns any status into a static string.  Each function
+ *    lists the statuses it can return; MFKV_IO leaves errno set.  The `mfkv`
+ *    command maps statuses to its own exit codes (README, "Exit codes"): the
+ *    numbers below are not exit codes.
  *  - The library never prints, never exits and never aborts on any input:
  *    a truncated, corrupted, empty or foreign file gives a status, not a
  *    crash and never wrong data.
  *  - Threads: one mfkv_store handle may be used by any number of threads at
- *    once for mfkv_get, mfkv_fallback, mfkv_item, mfkv_info and mfkv_verify.
+ *    once for mfkv_get, mfkv_fallback, mfkv_item, mfkv_info_get and
+ *    mfkv_verify.
  *    The library keeps no per-thread state, so threads may come and go
  *    freely.  mfkv_open and mfkv_close must not race with other calls on the
  *    handle.
@@ -49,7 +53,8 @@
  *    after mfkv_open must chain to the previous one, or open its stores
  *    after installing it, for this protection to hold.
  *
- * The on-disk layout is documented in src/format.h.
+ * The on-disk layout is documented in the mfkv source tree (src/format.h);
+ * nothing in this header depends on it.
  */
 #ifndef MFKV_H
 #define MFKV_H
@@ -71,7 +76,7 @@ extern "C" {
 #define MFKV_VERSION_XSTR_(a, b, c) MFKV_VERSION_STR_(a) "." MFKV_VERSION_STR_(b) "." MFKV_VERSION_STR_(c)
 #define MFKV_VERSION_STRING MFKV_VERSION_XSTR_(MFKV_VERSION_MAJOR, MFKV_VERSION_MINOR, MFKV_VERSION_PATCH)
 
-/** Status codes. Positive, so a caller may use them as exit codes. */
+/** Status codes.  Their values are stable; they are not exit codes. */
 typedef enum mfkv_status {
     MFKV_OK = 0,
     MFKV_NOTFOUND = 1,  /**< no record for that key (the store is fine) */
@@ -116,10 +121,15 @@ enum mfkv_open_flags {
  * mfkv_get() and mfkv_verify().
  *
  * @param[out] out  receives the handle on success, NULL otherwise.
- * @return MFKV_OK, MFKV_IO (errno set), MFKV_FORMAT, MFKV_VERSION,
- *         MFKV_CORRUPT or MFKV_NOMEM.
+ * @return MFKV_OK; MFKV_IO (errno set; EISDIR for a folder); MFKV_FORMAT
+ *         (not an mfkv store, a truncated or extended one, not a regular
+ *         file); MFKV_VERSION; MFKV_CORRUPT; MFKV_NOMEM (memory or address
+ *         space); MFKV_CHANGED (the file changed while it was being opened);
+ *         MFKV_LIMIT (more than 1024 stores open at once); MFKV_INTERNAL
+ *         (the fault handler could not be installed); MFKV_INVAL (a NULL
+ *         argument).
  */
-int mfkv_open(const char *path, unsigned flags, mfkv_store **out);
+mfkv_status mfkv_open(const char *path, unsigned flags, mfkv_store **out);
 
 /**
  * The store format version the file at @p path declares in its header, of
@@ -131,12 +141,12 @@ int mfkv_open(const char *path, unsigned flags, mfkv_store **out);
  * pages, the header record's checksum and the mfkv magic), so the version
  * reported is the one a sound store declares, never a damaged byte.
  *
- * @return MFKV_OK (@p major and @p minor set), MFKV_IO (errno set),
- *         MFKV_FORMAT, MFKV_CORRUPT, MFKV_NOMEM, MFKV_INVAL (a NULL
- *         argument), or MFKV_VERSION when the trailer itself is of a newer
- *         version, so the header cannot be found.
+ * @return MFKV_OK (@p major and @p minor set), any status mfkv_open()
+ *         returns but MFKV_VERSION for the header's version, or MFKV_VERSION
+ *         when the trailer itself is of a newer version, so the header
+ *         cannot be found.
  */
-int mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor);
+mfkv_status mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor);
 
 /** Close a handle; NULL is accepted. Invalidates every view from it. */
 void mfkv_close(mfkv_store *store);
@@ -160,13 +170,17 @@ typedef struct mfkv_list {
  * Before saying MFKV_NOTFOUND it checks the pages on the way again, so a
  * page changed in place cannot hide a user.  Allocates nothing.
  *
- * @return MFKV_OK, MFKV_NOTFOUND, MFKV_CORRUPT, MFKV_CHANGED or MFKV_INVAL.
+ * @return MFKV_OK, MFKV_NOTFOUND (no such user, or @p id longer than any
+ *         stored id), MFKV_CORRUPT, MFKV_CHANGED or MFKV_INVAL (a NULL
+ *         argument or @p id_len 0).  Never MFKV_NOMEM: nothing is allocated.
  */
-int mfkv_get(mfkv_store *store, const char *id, size_t id_len, mfkv_list *out);
+mfkv_status mfkv_get(mfkv_store *store, const char *id, size_t id_len, mfkv_list *out);
 
-/** The list for users the model does not know: top-K by global + item bias.
- * @return MFKV_OK, MFKV_NOTFOUND (the store has none), MFKV_CORRUPT or MFKV_CHANGED. */
-int mfkv_fallback(mfkv_store *store, mfkv_list *out);
+/** The fallback list, for users the model does not know: the top-k items by
+ * global + item bias.
+ * @return MFKV_OK, MFKV_NOTFOUND (the store has none), MFKV_CORRUPT,
+ *         MFKV_CHANGED or MFKV_INVAL. */
+mfkv_status mfkv_fallback(mfkv_store *store, mfkv_list *out);
 
 /** Index (into the item table) of entry @p i of @p list; i < list->count. */
 uint32_t mfkv_list_item_index(const mfkv_list *list, uint32_t i);
@@ -185,14 +199,14 @@ typedef struct mfkv_item_info {
  * Item @p index of the item table (as returned by mfkv_list_item_index()).
  * mfkv_open verifies and decodes the whole item table once (48 bytes an
  * item), so this is an array read; it allocates nothing.
- * @return MFKV_OK, or MFKV_NOTFOUND (index out of range).
+ * @return MFKV_OK, MFKV_NOTFOUND (index out of range) or MFKV_INVAL.
  */
-int mfkv_item(mfkv_store *store, uint32_t index, mfkv_item_info *out);
+mfkv_status mfkv_item(mfkv_store *store, uint32_t index, mfkv_item_info *out);
 
 /** Store-wide facts, from the metadata record. */
 typedef struct mfkv_info {
     uint32_t format_major, format_minor;
-    uint32_t k;          /**< list length the store was built for */
+    uint32_t k;          /**< list length the store was built for (at most k entries a list) */
     uint32_t n_factors;  /**< latent factors of the model */
     uint32_t n_users, n_items;
     uint32_t has_fallback, has_titles;
@@ -202,8 +216,9 @@ typedef struct mfkv_info {
     size_t provenance_len;
 } mfkv_info;
 
-/** Fill @p out from the metadata read at open.  Strings point into the map. */
-int mfkv_info_get(mfkv_store *store, mfkv_info *out);
+/** Fill @p out from the metadata read at open.  Strings stay valid until
+ * mfkv_close().  @return MFKV_OK or MFKV_INVAL. */
+mfkv_status mfkv_info_get(mfkv_store *store, mfkv_info *out);
 
 /** What mfkv_verify() found. */
 typedef struct mfkv_verify_report {
@@ -224,9 +239,11 @@ typedef struct mfkv_verify_report {
  * server may run it in a background thread on a handle that is serving:
  * it only reads, and the pages it proves are remembered for lookups.
  * @return MFKV_OK when the store is sound, MFKV_CORRUPT otherwise (with
- *         @p report filled either way), MFKV_CHANGED, MFKV_IO or MFKV_NOMEM.
+ *         @p report filled either way; a B-tree that cannot be walked is
+ *         damage too), MFKV_CHANGED (the file changed under the handle),
+ *         MFKV_NOMEM or MFKV_INVAL.
  */
-int mfkv_verify(mfkv_store *store, mfkv_verify_report *report);
+mfkv_status mfkv_verify(mfkv_store *store, mfkv_verify_report *report);
 
 /** A cursor over all users, in byte-wise key order (see mfkv_iter_begin). */
 typedef struct mfkv_iter mfkv_iter;
@@ -234,12 +251,13 @@ typedef struct mfkv_iter mfkv_iter;
 /**
  * Start iterating over every user; each mfkv_iter_next() yields the next user
  * id and its checksum-verified list.  Release with mfkv_iter_end() (NULL-safe).
- * mfkv_iter_next returns MFKV_OK, MFKV_NOTFOUND at the end, MFKV_CORRUPT or
- * MFKV_CHANGED; after an error the iterator is finished.
+ * mfkv_iter_begin returns MFKV_OK, MFKV_CHANGED, MFKV_NOMEM or MFKV_INVAL.
+ * mfkv_iter_next returns MFKV_OK, MFKV_NOTFOUND at the end, MFKV_CORRUPT,
+ * MFKV_CHANGED or MFKV_INVAL; after an error the iterator is finished.
  * An iterator belongs to the thread that created it.
  */
-int mfkv_iter_begin(mfkv_store *store, mfkv_iter **out);
-int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list);
+mfkv_status mfkv_iter_begin(mfkv_store *store, mfkv_iter **out);
+mfkv_status mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list);
 void mfkv_iter_end(mfkv_iter *it);
 
 #ifdef __cplusplus

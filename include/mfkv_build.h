@@ -25,7 +25,7 @@ extern "C" {
 
 /** The reason for a failure: a status and a message for a person. */
 typedef struct mfkv_build_error {
-    int status;
+    mfkv_status status;
     char message[1024];
 } mfkv_build_error;
 
@@ -61,18 +61,22 @@ typedef struct mfkv_build_params {
  * @return MFKV_OK, MFKV_PARSE (bad data), MFKV_INVAL, MFKV_IO, MFKV_NOMEM,
  *         MFKV_LIMIT.
  */
-int mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_build_error *err);
+mfkv_status mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_build_error *err);
 
 /**
  * Join the shard stores @p shards (any order) into @p path: the store the
  * unsharded build writes.  Refuses shards of different builds, a missing or
  * duplicate shard (MFKV_INVAL, the message names the files).
+ * @return MFKV_OK, MFKV_INVAL, what mfkv_open() returns for a shard it cannot
+ *         open (MFKV_IO, MFKV_FORMAT, MFKV_VERSION, MFKV_CORRUPT, ...),
+ *         MFKV_CORRUPT (a shard's lists name items it does not have),
+ *         MFKV_CHANGED, MFKV_IO, MFKV_NOMEM or MFKV_LIMIT.
  */
-int mfkv_merge(const char *path, const char *const *shards, size_t n_shards, mfkv_build_error *err);
+mfkv_status mfkv_merge(const char *path, const char *const *shards, size_t n_shards, mfkv_build_error *err);
 
 /** The shard (0..n_shards-1) of each of @p n ids packed as in mfkv_build_side;
  *  @return MFKV_OK or MFKV_INVAL (n_shards 0). */
-int mfkv_shard_assign(const char *ids, const uint64_t *offsets, size_t n, uint32_t n_shards, uint32_t *out);
+mfkv_status mfkv_shard_assign(const char *ids, const uint64_t *offsets, size_t n, uint32_t n_shards, uint32_t *out);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "mfkv.h"
-#include "reader/record.h"
+#include "layout.h"
 
 /* Seen (user, item) pairs in model indices, CSR by user.  Ratings of users or
  * items the model does not know cannot matter and are left out. */
@@ -175,7 +175,7 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
     double t2 = mfkv_now();
     sum->topk_seconds = t2 - t1;
 
-    mfkv_store_contents c = {.model = m, .lists = &lists, .titles = titles, .genres = genres,
+    mfkv_write_contents c = {.model = m, .lists = &lists, .titles = titles, .genres = genres,
                              .provenance = prov, .build_time = req->build_time};
     if (req->fallback) {
         fb_item = malloc((size_t)req->k * sizeof *fb_item);
@@ -187,12 +187,12 @@ int mfkv_build_store(const char *path, mfkv_build_request *req, mfkv_build_summa
         c.fallback_item = fb_item;
         c.fallback_score = fb_score;
     }
-    if ((rc = mfkv_store_write(path, &c, d))) goto out;
+    if ((rc = mfkv_write_file(path, &c, d))) goto out;
     sum->write_seconds = mfkv_now() - t2;
     sum->users = m->user_ids.n;
     sum->items = m->item_ids.n;
     sum->k = req->k;
-    sum->exact_fallbacks = lists.exact_fallbacks;
+    sum->exact_rechecks = lists.exact_rechecks;
 out:
     mfkv_topk_free(&lists);
     free(excl_off);

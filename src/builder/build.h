@@ -32,7 +32,7 @@ typedef struct mfkv_build_request {
 typedef struct mfkv_build_summary {
     uint32_t users, items, k;
     uint64_t excluded_pairs;        /* (user, item) pairs left out as seen */
-    uint64_t exact_fallbacks;       /* users brute-forced in double for near-ties */
+    uint64_t exact_rechecks;        /* users brute-forced in double for near-ties */
     uint32_t titled_items;          /* items that found a title */
     double prepare_seconds;         /* item order, exclusions, titles, input digests */
     double topk_seconds;            /* mfkv_topk_compute */

@@ -259,7 +259,7 @@ int mfkv_merge_stores(const char *out, const char *const *paths, size_t n, mfkv_
     ms.score = malloc(((size_t)ref->k + 1) * sizeof *ms.score);
     prov = provenance_without(ref, not_the_shard);
     mfkv_topk_result lists = {.k = ref->k};
-    mfkv_store_contents c = {.model = &model, .lists = &lists, .titles = (const char *const *)titles,
+    mfkv_write_contents c = {.model = &model, .lists = &lists, .titles = (const char *const *)titles,
                              .genres = (const char *const *)genres, .build_time = when};
     if (!ms.item || !ms.score || !prov) {
         rc = mfkv_fail(d, MFKV_NOMEM, "out of memory");
@@ -294,7 +294,7 @@ int mfkv_merge_stores(const char *out, const char *const *paths, size_t n, mfkv_
     if (rc) goto out;
     mfkv_user_source users = {.n_users = ms.total, .next = next_user, .ctx = &ms};
     c.users = &users;
-    if ((rc = mfkv_store_write(out, &c, d))) goto out;
+    if ((rc = mfkv_write_file(out, &c, d))) goto out;
     *sum = (mfkv_merge_summary){.shards = (uint32_t)n, .users = ms.total, .items = ref->n_items, .k = ref->k};
 out:
     for (size_t i = 0; in && i < n; i++) {

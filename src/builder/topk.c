@@ -23,7 +23,8 @@
  * true top-K, so re-scoring the candidates in double and sorting them gives
  * exactly the double brute force.  When that margin is not there (near-ties
  * at the boundary, huge magnitudes), that user alone is brute-forced in
- * double.  The per-user test makes the result exact on every input while the
+ * double (an exact recheck, counted in exact_rechecks; "fallback" names
+ * only the list for unknown users).  The per-user test makes the result exact on every input while the
  * common case costs at most K + EXTRA double dot products per user (fewer:
  * candidates that far below the K-th are skipped too), computed LANES
  * items side by side (each one still summed in factor order, so they are
@@ -111,8 +112,7 @@ typedef struct shared {
     uint32_t *excl_pos;
     atomic_uint_fast32_t next_block;
     atomic_uint_fast64_t users_done;
-    atomic_uint_fast64_t exact_fallbacks;
-    atomic_int failed;
+    atomic_uint_fast64_t exact_rechecks;
 } shared;
 
 typedef struct worker {
@@ -297,13 +297,6 @@ static float first_threshold(const float *c, uint32_t n, uint32_t keep, uint32_t
     return nextafterf(key_score(lo), -INFINITY);
 }
 
-static double dot_double(const float *a, const float *b, uint32_t n)
-{
-    double s = 0;
-    for (uint32_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
-    return s;
-}
-
 static int by_exact_rank(const void *pa, const void *pb)
 {
     const ranked *a = pa, *b = pb;
@@ -327,7 +320,9 @@ static void emit(const shared *sh, uint32_t user, const ranked *r, uint32_t n)
 }
 
 /* acc[b] = sum over i < f of u[i] * v[b][i] in double, summed in factor
- * order, for LANES rows at once. */
+ * order, for LANES rows at once: mfkv_score_dot (common/model.h), which
+ * defines the score, vectorised across rows and not within one, so each
+ * row's sum is the same chain of additions. */
 static void dots_in_factor_order(const float *u, const float *const v[LANES], uint32_t f, double acc[LANES])
 {
     uint32_t i = 0;
@@ -437,10 +432,10 @@ static void finish_user(worker *w, uint32_t user, cand *h, uint32_t hn, const ui
     if (hn == sh->keep && eligible > hn) {
         /* Items were dropped: prove none of them could make the top K. */
         float weakest = cand_score(h[hn - 1]);
-        double err = 2.0 * sh->gamma * sqrt(dot_double(u_aug, u_aug, sh->fp)) * sh->v_norm_max;
+        double err = 2.0 * sh->gamma * sqrt(mfkv_score_dot(u_aug, u_aug, sh->fp)) * sh->v_norm_max;
         double kth = cand_score(h[(k < hn ? k : hn) - 1]);
         if (!(isfinite(err) && isfinite(kth) && (double)weakest < kth - 2.0 * err)) {
-            atomic_fetch_add(&sh->exact_fallbacks, 1);
+            atomic_fetch_add(&sh->exact_rechecks, 1);
             brute_force(w, user, excl, n_excl);
             return;
         }
@@ -590,7 +585,7 @@ static int prepare(shared *sh)
         float *row = sh->v_aug + (size_t)p * fp;
         memcpy(row, m->item_factors + (size_t)sh->visit[p] * f, f * sizeof(float));
         row[f] = m->item_bias[sh->visit[p]];
-        double norm = sqrt(dot_double(row, row, fp));
+        double norm = sqrt(mfkv_score_dot(row, row, fp));
         if (norm > sh->v_norm_max) sh->v_norm_max = norm;
     }
     sh->gamma = 2.0 * (fp + 2) * ldexp(1.0, -24);
@@ -682,7 +677,7 @@ int mfkv_topk_compute(const mfkv_model *m, const mfkv_topk_opts *opts, mfkv_topk
         take_blocks(&workers[0], opts->progress != NULL);
         for (unsigned t = 1; t < spawned; t++) pthread_join(tids[t], NULL);
         if (opts->progress) opts->progress(opts->progress_ctx, nu, nu);
-        out->exact_fallbacks = atomic_load(&sh.exact_fallbacks);
+        out->exact_rechecks = atomic_load(&sh.exact_rechecks);
     }
     for (unsigned t = 0; t < started; t++) worker_free(&workers[t]);
     free(workers);

@@ -41,7 +41,7 @@ typedef struct mfkv_topk_result {
     uint32_t *count;  /* n_users: list length of each user (< k when few items) */
     uint32_t *item;   /* n_users x k, best first */
     float *score;     /* n_users x k: the predicted rating rounded to float */
-    uint64_t exact_fallbacks; /* users whose near-ties needed the double brute force */
+    uint64_t exact_rechecks; /* users whose near-ties needed the double brute force */
 } mfkv_topk_result;
 
 /* Compute every user's list.  Returns MFKV_OK, MFKV_NOMEM or MFKV_INVAL. */

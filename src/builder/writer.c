@@ -16,8 +16,8 @@
 #include "common/atomic_file.h"
 #include "common/bytes.h"
 #include "mfkv.h"
-#include "reader/record.h"
-#include "reader/trailer.h"
+#include "layout.h"
+#include "builder/seal.h"
 
 enum { RECORDS_PER_TXN = 16384 }; /* bounds LMDB's dirty-page list */
 
@@ -58,7 +58,7 @@ static int put_record(writer *w, MDB_dbi dbi, const void *key, size_t key_len, s
 {
     uint64_t sum = mfkv_record_checksum(key, key_len, w->buf + MFKV_RECORD_CHECKSUM_LEN,
                                         len - MFKV_RECORD_CHECKSUM_LEN);
-    mfkv_store_u64(w->buf, sum);
+    mfkv_put_u64(w->buf, sum);
     if (in_digest) XXH3_64bits_update(w->digest, w->buf, MFKV_RECORD_CHECKSUM_LEN);
     MDB_val k = {key_len, (void *)key}, v = {len, w->buf};
     int rc = mdb_put(w->txn, dbi, &k, &v, flags);
@@ -84,11 +84,11 @@ static int put_list(writer *w, MDB_dbi dbi, const void *key, size_t key_len, con
     int rc = reserve(w, len);
     if (rc) return rc;
     unsigned char *p = w->buf + MFKV_RECORD_CHECKSUM_LEN;
-    mfkv_store_u32(p, count);
+    mfkv_put_u32(p, count);
     p += MFKV_LIST_COUNT_LEN;
-    for (uint32_t i = 0; i < count; i++) mfkv_store_u32(p + 4 * (size_t)i, item[i]);
+    for (uint32_t i = 0; i < count; i++) mfkv_put_u32(p + 4 * (size_t)i, item[i]);
     p += 4 * (size_t)count;
-    for (uint32_t i = 0; i < count; i++) mfkv_store_f32(p + 4 * (size_t)i, score[i]);
+    for (uint32_t i = 0; i < count; i++) mfkv_put_f32(p + 4 * (size_t)i, score[i]);
     return put_record(w, dbi, key, key_len, len, flags, 1);
 }
 
@@ -114,12 +114,12 @@ static int write_source_users(writer *w, const mfkv_user_source *src)
     return MFKV_OK;
 }
 
-static uint32_t n_users(const mfkv_store_contents *c)
+static uint32_t n_users(const mfkv_write_contents *c)
 {
     return c->users ? c->users->n_users : c->model->user_ids.n;
 }
 
-static int write_users(writer *w, const mfkv_store_contents *c)
+static int write_users(writer *w, const mfkv_write_contents *c)
 {
     if (c->users) return write_source_users(w, c->users);
     const mfkv_idtab *ids = &c->model->user_ids;
@@ -145,7 +145,7 @@ static size_t text_len(const char *const *texts, uint32_t i)
     return texts && texts[i] ? strlen(texts[i]) : 0;
 }
 
-static int write_items(writer *w, const mfkv_store_contents *c)
+static int write_items(writer *w, const mfkv_write_contents *c)
 {
     const mfkv_idtab *ids = &c->model->item_ids;
     for (uint32_t i = 0; i < ids->n; i++) {
@@ -158,21 +158,21 @@ static int write_items(writer *w, const mfkv_store_contents *c)
         int rc = reserve(w, len);
         if (rc) return rc;
         unsigned char *p = w->buf + MFKV_RECORD_CHECKSUM_LEN;
-        mfkv_store_u32(p, (uint32_t)id_len);
-        mfkv_store_u32(p + 4, (uint32_t)tl);
-        mfkv_store_u32(p + 8, (uint32_t)gl);
+        mfkv_put_u32(p, (uint32_t)id_len);
+        mfkv_put_u32(p + 4, (uint32_t)tl);
+        mfkv_put_u32(p + 8, (uint32_t)gl);
         p += MFKV_ITEM_FIXED_LEN;
         memcpy(p, id, id_len);
         if (tl) memcpy(p + id_len, c->titles[i], tl);
         if (gl) memcpy(p + id_len + tl, c->genres[i], gl);
         unsigned char key[4];
-        mfkv_store_u32be(key, i);
+        mfkv_put_u32be(key, i);
         if ((rc = put_record(w, w->items, key, sizeof key, len, MDB_APPEND, 1))) return rc;
     }
     return MFKV_OK;
 }
 
-static int write_header(writer *w, const mfkv_store_contents *c, uint64_t digest)
+static int write_header(writer *w, const mfkv_write_contents *c, uint64_t digest)
 {
     size_t prov_len = c->provenance ? strlen(c->provenance) : 0;
     size_t len = MFKV_RECORD_CHECKSUM_LEN + MFKV_HEADER_FIXED_LEN + prov_len;
@@ -180,24 +180,24 @@ static int write_header(writer *w, const mfkv_store_contents *c, uint64_t digest
     if (rc) return rc;
     unsigned char *p = w->buf + MFKV_RECORD_CHECKSUM_LEN;
     memcpy(p, MFKV_MAGIC, MFKV_MAGIC_LEN);
-    mfkv_store_u32(p + 8, MFKV_FORMAT_MAJOR);
-    mfkv_store_u32(p + 12, MFKV_FORMAT_MINOR);
-    mfkv_store_u32(p + 16, c->lists->k);
-    mfkv_store_u32(p + 20, c->model->n_factors);
-    mfkv_store_u32(p + 24, n_users(c));
-    mfkv_store_u32(p + 28, c->model->item_ids.n);
+    mfkv_put_u32(p + 8, MFKV_FORMAT_MAJOR);
+    mfkv_put_u32(p + 12, MFKV_FORMAT_MINOR);
+    mfkv_put_u32(p + 16, c->lists->k);
+    mfkv_put_u32(p + 20, c->model->n_factors);
+    mfkv_put_u32(p + 24, n_users(c));
+    mfkv_put_u32(p + 28, c->model->item_ids.n);
     uint32_t flags = (c->fallback_item ? MFKV_FLAG_FALLBACK : 0) | (c->titles ? MFKV_FLAG_TITLES : 0);
-    mfkv_store_u32(p + 32, flags);
-    mfkv_store_u32(p + 36, (uint32_t)prov_len);
-    mfkv_store_i64(p + 40, c->build_time);
-    mfkv_store_u64(p + 48, digest);
+    mfkv_put_u32(p + 32, flags);
+    mfkv_put_u32(p + 36, (uint32_t)prov_len);
+    mfkv_put_i64(p + 40, c->build_time);
+    mfkv_put_u64(p + 48, digest);
     if (prov_len) memcpy(p + MFKV_HEADER_FIXED_LEN, c->provenance, prov_len);
     return put_record(w, w->meta, MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), len, 0, 0);
 }
 
 /* Generous: LMDB only reserves address space for the map, and the map size
  * is recorded in the file, so it must depend on the inputs alone. */
-static size_t map_size_for(const mfkv_store_contents *c)
+static size_t map_size_for(const mfkv_write_contents *c)
 {
     size_t per_user = mfkv_list_record_len(c->lists->k) + MFKV_MAX_ID_LEN + 64;
     size_t per_item = 2 * MFKV_MAX_TEXT_LEN + MFKV_MAX_ID_LEN + 64;
@@ -206,7 +206,7 @@ static size_t map_size_for(const mfkv_store_contents *c)
     return (bytes + 4095) & ~(size_t)4095;
 }
 
-static int write_all(writer *w, const mfkv_store_contents *c)
+static int write_all(writer *w, const mfkv_write_contents *c)
 {
     int rc;
     if ((rc = mdb_env_create(&w->env))) return lmdb_fail(w, rc, "create");
@@ -233,7 +233,7 @@ static int write_all(writer *w, const mfkv_store_contents *c)
     return MFKV_OK;
 }
 
-int mfkv_store_write(const char *path, const mfkv_store_contents *c, mfkv_diag *d)
+int mfkv_write_file(const char *path, const mfkv_write_contents *c, mfkv_diag *d)
 {
     mfkv_atomic_file f;
     int rc = mfkv_atomic_open(&f, path, d);
@@ -248,7 +248,7 @@ int mfkv_store_write(const char *path, const mfkv_store_contents *c, mfkv_diag *
     if (w.env) mdb_env_close(w.env);
     free(w.buf);
     XXH3_freeState(w.digest);
-    if (!rc && (rc = mfkv_store_seal(f.fd)))
+    if (!rc && (rc = mfkv_seal_file(f.fd)))
         rc = rc == MFKV_NOMEM ? mfkv_fail(d, rc, "%s: out of memory", f.tmp)
                               : mfkv_fail_errno(d, "%s: cannot write the page table and trailer", f.tmp);
     if (rc) {

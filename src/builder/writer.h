@@ -32,7 +32,7 @@ typedef struct mfkv_user_source {
     void *ctx;
 } mfkv_user_source;
 
-typedef struct mfkv_store_contents {
+typedef struct mfkv_write_contents {
     const mfkv_model *model;          /* items sorted by id (mfkv_model_sort_items) */
     const mfkv_topk_result *lists;    /* one list per model user; only k is read with users */
     const mfkv_user_source *users;    /* NULL: the model's users with lists; else these users */
@@ -43,10 +43,10 @@ typedef struct mfkv_store_contents {
     uint32_t fallback_count;
     const char *provenance;           /* "key=value\n" lines */
     int64_t build_time;
-} mfkv_store_contents;
+} mfkv_write_contents;
 
 /* Write @p c to @p path.  On any failure the target is untouched and the
  * temporary file removed.  Returns MFKV_OK, MFKV_IO, MFKV_NOMEM, MFKV_LIMIT. */
-int mfkv_store_write(const char *path, const mfkv_store_contents *c, mfkv_diag *d);
+int mfkv_write_file(const char *path, const mfkv_write_contents *c, mfkv_diag *d);
 
 #endif

@@ -71,7 +71,7 @@ static int load_side(const mfkv_build_side *s, uint32_t f, const char *name, int
     return rc;
 }
 
-int mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_build_error *err)
+mfkv_status mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_build_error *err)
 {
     mfkv_diag d = {0};
     if (!path || !p) return report(err, &d, mfkv_fail(&d, MFKV_INVAL, "path and parameters are required"));
@@ -101,7 +101,7 @@ int mfkv_build_arrays(const char *path, const mfkv_build_params *p, mfkv_build_e
     return rc ? report(err, &d, rc) : MFKV_OK;
 }
 
-int mfkv_merge(const char *path, const char *const *shards, size_t n_shards, mfkv_build_error *err)
+mfkv_status mfkv_merge(const char *path, const char *const *shards, size_t n_shards, mfkv_build_error *err)
 {
     mfkv_diag d = {0};
     mfkv_merge_summary sum;
@@ -109,7 +109,7 @@ int mfkv_merge(const char *path, const char *const *shards, size_t n_shards, mfk
     return rc ? report(err, &d, rc) : MFKV_OK;
 }
 
-int mfkv_shard_assign(const char *ids, const uint64_t *offsets, size_t n, uint32_t n_shards, uint32_t *out)
+mfkv_status mfkv_shard_assign(const char *ids, const uint64_t *offsets, size_t n, uint32_t n_shards, uint32_t *out)
 {
     if (n_shards == 0 || (n && (!ids || !offsets || !out))) return MFKV_INVAL;
     for (size_t i = 0; i < n; i++)

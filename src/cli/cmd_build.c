@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "io/factors.h"
 #include "io/ratings.h"
+#include "common/clock.h"
 #include "progress.h"
 #include "train/modelfile.h"
 
@@ -200,7 +201,7 @@ int cmd_build(int argc, char **argv)
 
     cli_remove_partial_on_signals();
 
-    double t0 = cli_now();
+    double t0 = mfkv_now();
     mfkv_diag d = {0};
     mfkv_model m;
     mfkv_model_init(&m);
@@ -214,8 +215,8 @@ int cmd_build(int argc, char **argv)
         cli_error("%s", d.msg);
         goto out;
     }
-    double loaded = cli_now();
-    if (ropts.skipped) cli_error("warning: %s: %zu invalid lines skipped", a.exclude, ropts.skipped);
+    double loaded = mfkv_now();
+    if (seen.skipped) cli_error("warning: %s: %zu invalid lines skipped", a.exclude, seen.skipped);
 
     /* Every input file is digested into the provenance; an npy folder by its files. */
     static const char *const npy_names[] = {MFKV_NPY_USER_FACTORS, MFKV_NPY_ITEM_FACTORS, MFKV_NPY_USER_BIAS,
@@ -256,11 +257,11 @@ int cmd_build(int argc, char **argv)
     }
     if (a.timings) {
         fprintf(stderr, "mfkv: timings: load %.4f s, prepare %.4f s, topk %.4f s, write %.4f s, total %.4f s\n",
-                loaded - t0, sum.prepare_seconds, sum.topk_seconds, sum.write_seconds, cli_now() - t0);
+                loaded - t0, sum.prepare_seconds, sum.topk_seconds, sum.write_seconds, mfkv_now() - t0);
         fprintf(stderr, "mfkv: blas: %s\n", mfkv_blas_kernel());
     }
     if (!a.quiet) {
-        double secs = cli_now() - t0;
+        double secs = mfkv_now() - t0;
         fprintf(stderr, "mfkv: built %s: %u users x %u items, k=%u, %.2f s (%.0f users/s)", output, sum.users,
                 sum.items, sum.k, secs, secs > 0 ? sum.users / secs : 0.0);
         if (a.exclude) fprintf(stderr, ", %llu seen pairs excluded", (unsigned long long)sum.excluded_pairs);

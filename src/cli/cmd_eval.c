@@ -124,7 +124,7 @@ int cmd_eval(int argc, char **argv)
     mfkv_model m;
     mfkv_train_info info;
     int ec = cli_read_model(argv[optind], &m, &info);
-    if (ec) return ec;
+    if (ec) return cli_exit_for(ec);
     mfkv_diag d = {0};
     mfkv_ratings r = {0};
     int rc = mfkv_ratings_load(argv[optind + 1], &ropts, &r, &d);

@@ -4,6 +4,7 @@
 
 #include "builder/merge.h"
 #include "cli.h"
+#include "common/clock.h"
 #include "progress.h"
 
 static void usage(FILE *out)
@@ -53,7 +54,7 @@ int cmd_merge(int argc, char **argv)
         return MFKV_EXIT_USAGE;
     }
     cli_remove_partial_on_signals();
-    double t0 = cli_now();
+    double t0 = mfkv_now();
     cli_progress bar;
     cli_progress_init(&bar, "users", quiet);
     mfkv_diag d = {0};
@@ -67,6 +68,6 @@ int cmd_merge(int argc, char **argv)
     }
     if (!quiet)
         fprintf(stderr, "mfkv: merged %u shards into %s: %u users x %u items, k=%u, %.2f s\n", sum.shards, output,
-                sum.users, sum.items, sum.k, cli_now() - t0);
+                sum.users, sum.items, sum.k, mfkv_now() - t0);
     return MFKV_EXIT_OK;
 }

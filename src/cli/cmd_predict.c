@@ -44,8 +44,8 @@ int cmd_predict(int argc, char **argv)
         return MFKV_EXIT_USAGE;
     }
     mfkv_model m;
-    int ec = cli_read_model(argv[optind], &m, NULL);
-    if (ec) return ec;
+    int st = cli_read_model(argv[optind], &m, NULL);
+    if (st) return cli_exit_for(st);
     uint32_t u, i;
     if (find(&m.user_ids, "user", argv[optind + 1], &u) ||
         find(&m.item_ids, "item", argv[optind + 2], &i)) {

@@ -53,16 +53,14 @@ int cmd_recommend(int argc, char **argv)
     }
     if (output && cli_check_output(output)) return MFKV_EXIT_INPUT;
     mfkv_model m;
-    int ec = cli_read_model(argv[optind], &m, NULL);
-    if (ec) return ec;
+    int st = cli_read_model(argv[optind], &m, NULL);
+    if (st) return cli_exit_for(st);
     mfkv_diag d = {0};
     mfkv_atomic_file file = {0};
     FILE *out = stdout;
     int rc = output ? mfkv_atomic_open(&file, output, &d) : MFKV_OK;
     if (output && !rc) out = file.f;
-    if (!rc && mfkv_recommend_csv(&m, out, header) != 0) {
-        rc = mfkv_fail_errno(&d, "recommend: %s: write failed or out of memory",
-                             output ? output : "stdout");
+    if (!rc && (rc = mfkv_recommend_csv(&m, out, output ? output : "stdout", header, &d))) {
         mfkv_atomic_abort(&file);
     } else if (!rc) {
         rc = output ? mfkv_atomic_commit(&file, &d)

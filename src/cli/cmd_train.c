@@ -130,8 +130,8 @@ int cmd_train(int argc, char **argv)
         cli_error("%s", d.msg);
         return cli_exit_for(rc);
     }
-    if (ropts.skipped)
-        fprintf(stderr, "mfkv: skipped %zu invalid lines of %s\n", ropts.skipped, argv[optind]);
+    if (r.skipped)
+        fprintf(stderr, "mfkv: skipped %zu invalid lines of %s\n", r.skipped, argv[optind]);
     if (!quiet)
         fprintf(stderr, "mfkv: %zu ratings, %u users, %u items\n", r.n, r.users.n, r.items.n);
     mfkv_model m;

@@ -44,8 +44,6 @@ int cmd_verify(int argc, char **argv)
         rc = opened;
         snprintf(rep.first_problem, sizeof rep.first_problem, "%s", mfkv_strerror(opened));
     }
-    mfkv_info in;
-    mfkv_info_get(st, &in);
     mfkv_close(st);
     if (rc == MFKV_OK) {
         if (!quiet)

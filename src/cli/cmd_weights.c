@@ -56,8 +56,7 @@ static int write_file(const char *path, const mfkv_model *m, mfkv_diag *d)
     mfkv_atomic_file file;
     int rc = mfkv_atomic_open(&file, path, d);
     if (rc) return rc;
-    if (mfkv_export_ndjson(file.f, m) != 0) {
-        rc = mfkv_fail_errno(d, "%s: write failed", path);
+    if ((rc = mfkv_export_ndjson(file.f, path, m, d))) {
         mfkv_atomic_abort(&file);
         return rc;
     }
@@ -95,8 +94,8 @@ int cmd_weights(int argc, char **argv)
     }
     if (cli_check_output(output)) return MFKV_EXIT_INPUT;
     mfkv_model m;
-    int ec = cli_read_model(argv[optind], &m, NULL);
-    if (ec) return ec;
+    int st = cli_read_model(argv[optind], &m, NULL);
+    if (st) return cli_exit_for(st);
     mfkv_diag d = {0};
     int rc = ndjson ? write_file(output, &m, &d) : write_folder(output, &m, npy, &d);
     mfkv_model_free(&m);

@@ -11,9 +11,8 @@ int cli_read_model(const char *path, mfkv_model *m, mfkv_train_info *info)
 {
     mfkv_diag d = {0};
     int rc = mfkv_modelfile_read(path, m, info, &d);
-    if (rc == MFKV_OK) return MFKV_EXIT_OK;
-    cli_error("%s", d.msg);
-    return cli_exit_for(rc);
+    if (rc) cli_error("%s", d.msg);
+    return rc;
 }
 
 void cli_print_training_info(const mfkv_train_info *info)

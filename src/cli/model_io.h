@@ -12,7 +12,7 @@
 #include "train/als.h"
 
 /* Read the model file @p path (info may be NULL); on failure print the
- * reason and return the exit code, else MFKV_EXIT_OK. */
+ * reason.  Returns an mfkv_status (the caller maps it to an exit code). */
 int cli_read_model(const char *path, mfkv_model *m, mfkv_train_info *info);
 
 /* Print a training-info table (ML.TRAINING_INFO's columns) on stdout. */

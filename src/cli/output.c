@@ -4,7 +4,7 @@
 
 #include "common/buf.h"
 #include "common/numfmt.h"
-#include "common/predict_json.h"
+#include "render/predict_json.h"
 
 int out_format_parse(const char *s)
 {

@@ -5,13 +5,11 @@
 
 #include "common/clock.h"
 
-double cli_now(void) { return mfkv_now(); }
-
 void cli_progress_init(cli_progress *p, const char *unit, int quiet)
 {
     p->unit = unit;
     p->enabled = !quiet && isatty(STDERR_FILENO);
-    p->start = cli_now();
+    p->start = mfkv_now();
     p->last_draw = 0;
 }
 
@@ -19,7 +17,7 @@ void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
 {
     cli_progress *p = ctx;
     if (!p || !p->enabled) return;
-    double now = cli_now();
+    double now = mfkv_now();
     if (now - p->last_draw < 0.1 && done < total) return;
     p->last_draw = now;
     double elapsed = now - p->start, rate = elapsed > 0 ? (double)done / elapsed : 0;

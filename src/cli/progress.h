@@ -11,9 +11,6 @@ typedef struct cli_progress {
     double start, last_draw;
 } cli_progress;
 
-/* Monotonic seconds. */
-double cli_now(void);
-
 void cli_progress_init(cli_progress *p, const char *unit, int quiet);
 /* Matches mfkv_progress_fn: redraws at most ten times a second. */
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total);

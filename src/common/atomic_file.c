@@ -30,7 +30,25 @@ static void split_path(const char *path, char *dir, size_t dir_cap, const char *
     }
 }
 
-/* Remove ".<base>.tmp.<pid>.*" files left by writers that no longer run. */
+/* Remove the folder @p name in the folder @p at (AT_FDCWD: the current one)
+ * and the files in it: a temporary folder of mfkv_atomic_dir, which holds
+ * files only. */
+static void remove_flat_folder(int at, const char *name)
+{
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir) {
+        for (struct dirent *e; (e = readdir(dir));)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(dir), e->d_name, 0);
+        closedir(dir);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    unlinkat(at, name, AT_REMOVEDIR);
+}
+
+/* Remove ".<base>.tmp.<pid>.*" files and folders left by writers that no
+ * longer run. */
 static void remove_stale(const char *dir, const char *base)
 {
     DIR *dh = opendir(dir);
@@ -43,7 +61,9 @@ static void remove_stale(const char *dir, const char *base)
         char *end;
         long pid = strtol(e->d_name + plen, &end, 10);
         if (end == e->d_name + plen || *end != '.' || pid <= 0) continue;
-        if (pid != getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) unlinkat(dirfd(dh), e->d_name, 0);
+        if (pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (unlinkat(dirfd(dh), e->d_name, 0) != 0 && (errno == EISDIR || errno == EPERM))
+            remove_flat_folder(dirfd(dh), e->d_name);
     }
     closedir(dh);
 }
@@ -179,13 +199,7 @@ int mfkv_atomic_dir_open(mfkv_atomic_dir *a, const char *target, mfkv_diag *d)
 void mfkv_atomic_dir_abort(mfkv_atomic_dir *a)
 {
     if (!a->tmp[0]) return;
-    DIR *dir = opendir(a->tmp);
-    if (dir) {
-        for (struct dirent *e; (e = readdir(dir));)
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(dir), e->d_name, 0);
-        closedir(dir);
-    }
-    rmdir(a->tmp);
+    remove_flat_folder(AT_FDCWD, a->tmp);
     a->tmp[0] = '\0';
 }
 

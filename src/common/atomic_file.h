@@ -26,6 +26,9 @@ typedef struct mfkv_atomic_file {
  * handler may unlink() it before the process dies (the CLI does). */
 extern char mfkv_atomic_pending[PATH_MAX];
 
+/* Every function here returns MFKV_OK, MFKV_INVAL (an unusable name; for
+ * folders, a target that is a file or a non-empty folder) or MFKV_IO (errno
+ * in the message), with @p d filled on failure. */
 int mfkv_atomic_open(mfkv_atomic_file *f, const char *target, mfkv_diag *d);
 /* Flush, fsync, close, rename over the target, fsync the folder.  On failure
  * the temporary is removed and the target untouched. */
@@ -34,7 +37,9 @@ int mfkv_atomic_commit(mfkv_atomic_file *f, mfkv_diag *d);
 void mfkv_atomic_abort(mfkv_atomic_file *f);
 
 /* The same for a folder of outputs, written into a temporary folder that is
- * renamed into place; the target must be missing or an empty folder. */
+ * renamed into place; the target must be missing or an empty folder (a
+ * non-empty one is left as it is: MFKV_INVAL).  Temporary folders of writers
+ * that are gone are removed like files. */
 typedef struct mfkv_atomic_dir {
     char target[PATH_MAX];
     char tmp[PATH_MAX]; /* write the folder's files here */

@@ -35,9 +35,8 @@ double mfkv_model_predict(const mfkv_model *m, uint32_t user, uint32_t item)
 {
     const float *u = m->user_factors + (size_t)user * m->n_factors;
     const float *v = m->item_factors + (size_t)item * m->n_factors;
-    double dot = 0;
-    for (uint32_t f = 0; f < m->n_factors; f++) dot += (double)u[f] * (double)v[f];
-    return m->global_bias + (double)m->user_bias[user] + (double)m->item_bias[item] + dot;
+    return m->global_bias + (double)m->user_bias[user] + (double)m->item_bias[item] +
+           mfkv_score_dot(u, v, m->n_factors);
 }
 
 static int by_id(const void *pa, const void *pb, void *ctx)

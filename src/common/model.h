@@ -37,7 +37,25 @@ int mfkv_model_alloc(mfkv_model *m);
  * order is id order: the store's tie-break.  MFKV_OK or MFKV_NOMEM. */
 int mfkv_model_sort_items(mfkv_model *m);
 
-/* Exact predicted rating in double precision. */
+/*
+ * THE SCORE's dot product: products of floats in double (exact), summed in
+ * factor order in one chain.  This order defines the score a store ranks
+ * by; the top-K (builder/topk.c, exact_scores) sums in this same order,
+ * LANES items side by side, so its scores are bit-identical.  Other dot
+ * products in mfkv sum differently on purpose and never decide a stored
+ * ranking: ALS's training loss (train/als.c, four chains), and the float
+ * BLAS of `recommend` and the top-K's candidate pass, whose candidates are
+ * re-scored here before they are ranked.
+ */
+static inline double mfkv_score_dot(const float *u, const float *v, uint32_t n_factors)
+{
+    double dot = 0;
+    for (uint32_t f = 0; f < n_factors; f++) dot += (double)u[f] * (double)v[f];
+    return dot;
+}
+
+/* Exact predicted rating in double precision: global + user bias + item
+ * bias + mfkv_score_dot, added in that order. */
 double mfkv_model_predict(const mfkv_model *m, uint32_t user, uint32_t item);
 
 #endif

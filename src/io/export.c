@@ -31,40 +31,49 @@ size_t mfkv_csv_field(char *dst, const char *s, size_t len)
     return n;
 }
 
-/* One ML.WEIGHTS row of a user or an item. */
+/* One ML.WEIGHTS row of a user or an item: MFKV_OK, MFKV_NOMEM (jansson
+ * could not build it) or MFKV_IO. */
 static int put_ndjson_row(FILE *f, const char *side, const char *id, float bias,
-                          const float *factors, uint32_t k)
+                          const float *factors, uint32_t nf)
 {
     json_t *fw = json_array();
-    for (uint32_t j = k; j >= 1; j--)
+    for (uint32_t j = nf; j >= 1; j--)
         json_array_append_new(fw, json_pack("{s:i, s:f}", "factor", (int)j, "weight",
                                             (double)factors[j - 1]));
     json_t *row = json_pack("{s:s, s:s, s:o, s:f}", "processed_input", side, "feature", id,
                             "factor_weights", fw, "intercept", (double)bias);
     /* 9 significant digits give back the float exactly. */
-    int rc = row ? json_dumpf(row, f, JSON_REAL_PRECISION(9)) : -1;
+    if (!row) return MFKV_NOMEM;
+    int rc = json_dumpf(row, f, JSON_REAL_PRECISION(9));
     json_decref(row);
-    return rc != 0 || fputc('\n', f) == EOF ? -1 : 0;
+    return rc != 0 || fputc('\n', f) == EOF ? MFKV_IO : MFKV_OK;
 }
 
-int mfkv_export_ndjson(FILE *f, const mfkv_model *m)
+static int ndjson_fail(int rc, const char *name, mfkv_diag *d)
+{
+    return rc == MFKV_NOMEM ? mfkv_fail(d, rc, "%s: out of memory", name)
+                            : mfkv_fail_errno(d, "%s: write failed", name);
+}
+
+int mfkv_export_ndjson(FILE *f, const char *name, const mfkv_model *m, mfkv_diag *d)
 {
     json_t *global = json_pack("{s:n, s:s, s:n, s:f}", "processed_input", "feature",
                                "global__INTERCEPT__", "factor_weights", "intercept",
                                m->global_bias);
-    int rc = global ? json_dumpf(global, f, JSON_REAL_PRECISION(17)) : -1;
+    if (!global) return ndjson_fail(MFKV_NOMEM, name, d);
+    int rc = json_dumpf(global, f, JSON_REAL_PRECISION(17));
     json_decref(global);
-    if (rc != 0 || fputc('\n', f) == EOF) return -1;
+    if (rc != 0 || fputc('\n', f) == EOF) return ndjson_fail(MFKV_IO, name, d);
     const mfkv_idtab *ids[2] = {&m->user_ids, &m->item_ids};
     const float *factors[2] = {m->user_factors, m->item_factors};
     const float *bias[2] = {m->user_bias, m->item_bias};
     const char *side[2] = {"user_id", "item_id"};
     for (int s = 0; s < 2; s++)
         for (uint32_t i = 0; i < ids[s]->n; i++)
-            if (put_ndjson_row(f, side[s], mfkv_idtab_str(ids[s], i, NULL), bias[s][i],
-                               factors[s] + (size_t)i * m->n_factors, m->n_factors))
-                return -1;
-    return 0;
+            if ((rc = put_ndjson_row(f, side[s], mfkv_idtab_str(ids[s], i, NULL), bias[s][i],
+                                     factors[s] + (size_t)i * m->n_factors, m->n_factors)))
+                return ndjson_fail(rc, name, d);
+    return MFKV_OK;
 }
 
 static FILE *open_in(const char *dir, const char *name, mfkv_diag *d)
@@ -83,10 +92,10 @@ static int close_checked(FILE *f, const char *dir, const char *name, int failed,
     return err ? mfkv_fail_errno(d, "%s/%s: write failed", dir, name) : MFKV_OK;
 }
 
-/* users.csv or items.csv: id,bias,factor,weight with factors K..1. */
+/* users.csv or items.csv: id,bias,factor,weight with factors F..1. */
 static int write_long_csv(const char *dir, const char *name, const char *id_col,
                           const mfkv_idtab *ids, const float *factors, const float *bias,
-                          uint32_t k, mfkv_diag *d)
+                          uint32_t nf, mfkv_diag *d)
 {
     FILE *f = open_in(dir, name, d);
     if (!f) return MFKV_IO;
@@ -97,10 +106,10 @@ static int write_long_csv(const char *dir, const char *name, const char *id_col,
         size_t len;
         const char *s = mfkv_idtab_str(ids, i, &len);
         size_t n = mfkv_csv_field(field, s, len);
-        for (uint32_t j = k; j >= 1; j--) {
+        for (uint32_t j = nf; j >= 1; j--) {
             fwrite(field, 1, n, f);
             fprintf(f, ",%.9g,%u,%.9g\n", (double)bias[i], j,
-                    (double)factors[(size_t)i * k + j - 1]);
+                    (double)factors[(size_t)i * nf + j - 1]);
         }
     }
     free(field);
@@ -128,10 +137,10 @@ static int write_ids(const char *dir, const char *name, const mfkv_idtab *ids, m
 int mfkv_export_npy_dir(const char *dir, const mfkv_model *m, mfkv_diag *d)
 {
     char path[4096];
-    uint64_t nu = m->user_ids.n, ni = m->item_ids.n, k = m->n_factors;
+    uint64_t nu = m->user_ids.n, ni = m->item_ids.n, nf = m->n_factors;
     struct { const char *name; const float *data; uint64_t rows, cols; } arrays[] = {
-        {MFKV_NPY_USER_FACTORS, m->user_factors, nu, k},
-        {MFKV_NPY_ITEM_FACTORS, m->item_factors, ni, k},
+        {MFKV_NPY_USER_FACTORS, m->user_factors, nu, nf},
+        {MFKV_NPY_ITEM_FACTORS, m->item_factors, ni, nf},
         {MFKV_NPY_USER_BIAS, m->user_bias, nu, 0},
         {MFKV_NPY_ITEM_BIAS, m->item_bias, ni, 0},
     };

@@ -2,7 +2,7 @@
  * factors.h - loaders for exported model weights.
  *
  * All loaders validate completely before returning: every id has exactly
- * n_factors factors numbered 1..K, no id appears twice, every number is
+ * n_factors factors numbered 1..F, no id appears twice, every number is
  * finite, ids are 1..MFKV_MAX_ID_LEN bytes of valid UTF-8.  A UTF-8 BOM and
  * CRLF line ends are accepted.  On failure they return a status, fill the
  * diag with "FILE:LINE: field NAME: problem", and leave *out empty.

@@ -200,7 +200,7 @@ static int find_repeats(const mfkv_ratings *r, uint8_t *is_repeat, size_t *n_rep
 /* Repeated pairs, checked once the lines are read: the first repeat in file
  * order is the error (it comes before the line that stopped the load, if
  * one did); with skip_invalid every repeat is dropped and counted. */
-static int check_repeats(loader *ld, mfkv_ratings_opts *opts, mfkv_diag *d)
+static int check_repeats(loader *ld, const mfkv_ratings_opts *opts, mfkv_diag *d)
 {
     mfkv_ratings *r = ld->out;
     uint8_t *is_repeat = calloc(r->n + 1, 1);
@@ -227,12 +227,12 @@ static int check_repeats(loader *ld, mfkv_ratings_opts *opts, mfkv_diag *d)
         }
     }
     r->n = kept;
-    opts->skipped += n_repeats;
+    r->skipped += n_repeats;
     free(is_repeat);
     return MFKV_OK;
 }
 
-static int load(loader *ld, const char *path, mfkv_ratings_opts *opts, mfkv_diag *d)
+static int load(loader *ld, const char *path, const mfkv_ratings_opts *opts, mfkv_diag *d)
 {
     int rc = mfkv_table_open(&ld->table, path, dat_names, N_COLS, "ratings", d);
     if (!rc) rc = find_columns(ld, opts, d);
@@ -242,7 +242,7 @@ static int load(loader *ld, const char *path, mfkv_ratings_opts *opts, mfkv_diag
     while ((rc = mfkv_table_next(&ld->table, d)) == MFKV_OK) {
         rc = load_line(ld, opts->skip_invalid ? &ignored : d);
         if (rc == MFKV_PARSE && opts->skip_invalid)
-            opts->skipped++;
+            ld->out->skipped++;
         else if (rc)
             break;
     }
@@ -252,16 +252,15 @@ static int load(loader *ld, const char *path, mfkv_ratings_opts *opts, mfkv_diag
     if (rc != MFKV_NOTFOUND) return rc;
     if (ld->out->n == 0)
         return mfkv_fail(d, MFKV_PARSE, "%s: no ratings%s", path,
-                         opts->skipped ? " (every line was invalid)" : " after the header");
+                         ld->out->skipped ? " (every line was invalid)" : " after the header");
     return MFKV_OK;
 }
 
-int mfkv_ratings_load(const char *path, mfkv_ratings_opts *opts, mfkv_ratings *out,
+int mfkv_ratings_load(const char *path, const mfkv_ratings_opts *opts, mfkv_ratings *out,
                       mfkv_diag *d)
 {
-    mfkv_ratings_opts defaults = {0};
+    static const mfkv_ratings_opts defaults = {0};
     if (!opts) opts = &defaults;
-    opts->skipped = 0;
     memset(out, 0, sizeof *out);
     loader ld = {.out = out};
     int rc = load(&ld, path, opts, d);

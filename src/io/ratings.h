@@ -10,7 +10,7 @@
  *  - `movies.csv`: header movieId,title,genres, UTF-8, quoted titles
  *
  * Bad lines are an error naming FILE:LINE: field NAME, or, with skip_invalid,
- * are counted in *skipped and left out.
+ * are counted in mfkv_ratings.skipped and left out.
  */
 #ifndef MFKV_IO_RATINGS_H
 #define MFKV_IO_RATINGS_H
@@ -28,6 +28,7 @@ typedef struct mfkv_ratings {
     float *rating;
     int64_t *timestamp;  /* 0 where the file has none */
     mfkv_idtab users, items;
+    size_t skipped;      /* lines left out under mfkv_ratings_opts.skip_invalid */
 } mfkv_ratings;
 
 typedef struct mfkv_ratings_opts {
@@ -35,10 +36,9 @@ typedef struct mfkv_ratings_opts {
      * (user_id/userId/user, item_id/movieId/item, rating, timestamp). */
     const char *user_col, *item_col, *rating_col;
     int skip_invalid;
-    size_t skipped;      /* out: lines left out under skip_invalid */
 } mfkv_ratings_opts;
 
-int mfkv_ratings_load(const char *path, mfkv_ratings_opts *opts, mfkv_ratings *out,
+int mfkv_ratings_load(const char *path, const mfkv_ratings_opts *opts, mfkv_ratings *out,
                       mfkv_diag *d);
 void mfkv_ratings_free(mfkv_ratings *r);
 

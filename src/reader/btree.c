@@ -31,7 +31,7 @@
 #include "common/bytes.h"
 #include "format.h"
 #include "mfkv.h"
-#include "reader/trailer.h"
+#include "layout.h" /* inline XXH3, see there */
 
 enum {
     PAGE_HEADER = 16,

@@ -83,7 +83,7 @@ int mfkv_guard_install(void)
     return failed ? MFKV_INTERNAL : MFKV_OK;
 }
 
-void mfkv_guard_register(const void *lo, size_t len, atomic_int *changed)
+int mfkv_guard_register(const void *lo, size_t len, atomic_int *changed)
 {
     for (size_t i = 0; i < MAX_MAPS; i++) {
         uintptr_t expected = 0;
@@ -93,8 +93,9 @@ void mfkv_guard_register(const void *lo, size_t len, atomic_int *changed)
         atomic_store(&maps[i].changed, changed);
         atomic_store(&maps[i].lo, (uintptr_t)lo);
         atomic_store(&maps[i].len, len);
-        return;
+        return MFKV_OK;
     }
+    return MFKV_LIMIT;
 }
 
 void mfkv_guard_unregister(const void *lo)

@@ -35,8 +35,10 @@ typedef struct mfkv_guard {
 /* Install the handler (once per process).  MFKV_OK or MFKV_INTERNAL. */
 int mfkv_guard_install(void);
 
-/* Let faults in [lo, lo+len) outside guarded calls be patched (see above). */
-void mfkv_guard_register(const void *lo, size_t len, atomic_int *changed);
+/* Let faults in [lo, lo+len) outside guarded calls be patched (see above).
+ * MFKV_OK, or MFKV_LIMIT when every slot is taken (so many stores open that
+ * another could not be protected). */
+int mfkv_guard_register(const void *lo, size_t len, atomic_int *changed);
 void mfkv_guard_unregister(const void *lo);
 
 void mfkv_guard_push(mfkv_guard *g, const void *lo, size_t len, atomic_int *changed);

@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "layout.h"
 #include "mfkv.h"
 #include "reader/btree.h"
 #include "reader/guard.h"
-#include "reader/record.h"
 #include "reader/store_internal.h"
 #include "reader/trailer.h"
 
@@ -77,10 +77,8 @@ static int same_file(const mfkv_store *s)
 #define STORE_GUARDED(s, ...) \
     MFKV_GUARDED((s)->pages.map, (s)->pages.map_len, &(s)->changed, rc = MFKV_CHANGED, __VA_ARGS__)
 
-/* Check a value's length and, when asked, its key-seeded checksum; *body
- * gets the bytes after the checksum. */
-static int record_body(const void *key, size_t key_len, const unsigned char *v, size_t v_len, int check,
-                       const unsigned char **body, size_t *body_len)
+int mfkv_record_body(const void *key, size_t key_len, const unsigned char *v, size_t v_len, int check,
+                     const unsigned char **body, size_t *body_len)
 {
     if (v_len < MFKV_RECORD_CHECKSUM_LEN) return MFKV_CORRUPT;
     *body = v + MFKV_RECORD_CHECKSUM_LEN;
@@ -96,7 +94,14 @@ static int fetch_record(mfkv_store *s, const mfkv_db *db, const void *key, size_
     const unsigned char *v;
     size_t len;
     int rc = mfkv_btree_get(&s->pages, db, key, key_len, &v, &len);
-    return rc ? rc : record_body(key, key_len, v, len, !(s->flags & MFKV_OPEN_NO_CHECKSUM), body, body_len);
+    return rc ? rc : mfkv_record_body(key, key_len, v, len, !(s->flags & MFKV_OPEN_NO_CHECKSUM), body, body_len);
+}
+
+int mfkv_item_key_is(const unsigned char *key, size_t key_len, uint32_t n)
+{
+    unsigned char expect[4];
+    mfkv_put_u32be(expect, n);
+    return key_len == 4 && memcmp(key, expect, 4) == 0;
 }
 
 int mfkv_decode_list(const mfkv_store *s, const unsigned char *body, size_t len, mfkv_list *out)
@@ -127,7 +132,7 @@ static int read_header(mfkv_store *s)
     int rc = mfkv_btree_get(&s->pages, &s->meta, MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), &v, &v_len);
     if (rc == MFKV_NOTFOUND) return MFKV_FORMAT;
     if (rc) return rc;
-    if ((rc = record_body(MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), v, v_len, 1, &b, &len))) return rc;
+    if ((rc = mfkv_record_body(MFKV_KEY_HEADER, strlen(MFKV_KEY_HEADER), v, v_len, 1, &b, &len))) return rc;
     if (len < MFKV_HEADER_FIXED_LEN) return MFKV_CORRUPT;
     if (memcmp(b, MFKV_MAGIC, MFKV_MAGIC_LEN) != 0) return MFKV_FORMAT;
     mfkv_info *in = &s->info;
@@ -169,7 +174,7 @@ static int prove(mfkv_store *s)
         p->psize = (size_t)os_page;
         if (t->body_len % p->psize) return MFKV_FORMAT;
         p->n_pages = t->body_len / p->psize;
-        return s->flags & MFKV_OPEN_NO_CHECKSUM ? MFKV_OK : mfkv_trailer_check_body(s->fd, t);
+        return s->flags & MFKV_OPEN_NO_CHECKSUM ? MFKV_OK : mfkv_trailer_check_body(p->map, t);
     }
     p->psize = t->page_size;
     p->n_pages = t->n_pages;
@@ -180,7 +185,7 @@ static int prove(mfkv_store *s)
     p->chunk_ok = calloc((p->n_chunks + 63) / 64, sizeof *p->chunk_ok);
     if (!p->index || !p->page_ok || !p->chunk_ok) return MFKV_NOMEM;
     const unsigned char *index = p->table + p->n_pages * MFKV_PAGE_HASH_LEN;
-    p->index_bad = XXH3_64bits_withSeed(index, p->n_chunks * MFKV_PAGE_HASH_LEN, MFKV_PAGE_DOMAIN) != t->index_hash;
+    p->index_bad = mfkv_index_hash(index, p->n_chunks * MFKV_PAGE_HASH_LEN) != t->index_hash;
     if (p->index_bad && !(s->flags & MFKV_OPEN_NO_CHECKSUM)) return MFKV_CORRUPT;
     for (uint64_t c = 0; c < p->n_chunks; c++) p->index[c] = mfkv_load_u64(index + c * MFKV_PAGE_HASH_LEN);
     /* Without checks the table is still loaded, for mfkv_verify. */
@@ -202,9 +207,7 @@ static int load_items(mfkv_store *s)
     uint32_t n = 0;
     int rc;
     for (; (rc = mfkv_cursor_next(&c, &k, &kl, &v, &vl, NULL)) == MFKV_OK; n++) {
-        unsigned char expect[4];
-        mfkv_store_u32be(expect, n);
-        if (n >= s->info.n_items || kl != 4 || memcmp(k, expect, 4) || record_body(k, 4, v, vl, 1, &body, &len) ||
+        if (n >= s->info.n_items || !mfkv_item_key_is(k, kl, n) || mfkv_record_body(k, 4, v, vl, 1, &body, &len) ||
             mfkv_decode_item(body, len, &s->items[n]))
             return MFKV_CORRUPT;
     }
@@ -230,16 +233,22 @@ static int read_structure(mfkv_store *s)
 static int open_file(mfkv_store *s, const char *path)
 {
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) return MFKV_IO;
+    if (s->fd < 0) return errno == ENOMEM ? MFKV_NOMEM : MFKV_IO;
     if (fstat(s->fd, &s->opened)) return MFKV_IO;
+    /* A folder is the caller's mistake about the path, not a foreign file:
+     * say so the way open(2) would for a write. */
+    if (S_ISDIR(s->opened.st_mode)) {
+        errno = EISDIR;
+        return MFKV_IO;
+    }
     if (!S_ISREG(s->opened.st_mode)) return MFKV_FORMAT;
     int rc = mfkv_trailer_read(s->fd, (size_t)s->opened.st_size, &s->trailer);
     if (rc) return rc;
     s->pages.map_len = (size_t)s->opened.st_size;
     void *map = mmap(NULL, s->pages.map_len, PROT_READ, MAP_SHARED, s->fd, 0);
-    if (map == MAP_FAILED) return MFKV_IO;
+    if (map == MAP_FAILED) return errno == ENOMEM ? MFKV_NOMEM : MFKV_IO;
     s->pages.map = map;
-    mfkv_guard_register(map, s->pages.map_len, &s->changed);
+    if ((rc = mfkv_guard_register(map, s->pages.map_len, &s->changed))) return rc;
     memcpy(s->tail, s->pages.map + s->pages.map_len - MFKV_TRAILER_LEN, MFKV_TRAILER_LEN);
     STORE_GUARDED(s, rc = read_structure(s));
     return rc;
@@ -265,7 +274,7 @@ static int open_store(const char *path, unsigned flags, int version_only, mfkv_s
     return MFKV_OK;
 }
 
-int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
+mfkv_status mfkv_open(const char *path, unsigned flags, mfkv_store **out)
 {
     if (!out) return MFKV_INVAL;
     *out = NULL;
@@ -273,7 +282,7 @@ int mfkv_open(const char *path, unsigned flags, mfkv_store **out)
     return open_store(path, flags, 0, out);
 }
 
-int mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor)
+mfkv_status mfkv_format_version(const char *path, uint32_t *major, uint32_t *minor)
 {
     if (!path || !major || !minor) return MFKV_INVAL;
     mfkv_store *s;
@@ -301,7 +310,7 @@ void mfkv_close(mfkv_store *s)
     free(s);
 }
 
-int mfkv_get(mfkv_store *s, const char *id, size_t id_len, mfkv_list *out)
+mfkv_status mfkv_get(mfkv_store *s, const char *id, size_t id_len, mfkv_list *out)
 {
     if (!s || !id || !out || id_len == 0) return MFKV_INVAL;
     if (atomic_load_explicit(&s->changed, memory_order_relaxed)) return MFKV_CHANGED;
@@ -317,7 +326,7 @@ int mfkv_get(mfkv_store *s, const char *id, size_t id_len, mfkv_list *out)
     return rc ? settle(s, rc) : MFKV_OK;
 }
 
-int mfkv_fallback(mfkv_store *s, mfkv_list *out)
+mfkv_status mfkv_fallback(mfkv_store *s, mfkv_list *out)
 {
     if (!s || !out) return MFKV_INVAL;
     if (atomic_load_explicit(&s->changed, memory_order_relaxed)) return MFKV_CHANGED;
@@ -349,7 +358,7 @@ int mfkv_decode_item(const unsigned char *b, size_t len, mfkv_item_info *out)
     return MFKV_OK;
 }
 
-int mfkv_item(mfkv_store *s, uint32_t index, mfkv_item_info *out)
+mfkv_status mfkv_item(mfkv_store *s, uint32_t index, mfkv_item_info *out)
 {
     if (!s || !out) return MFKV_INVAL;
     if (index >= s->info.n_items) return MFKV_NOTFOUND;
@@ -357,7 +366,7 @@ int mfkv_item(mfkv_store *s, uint32_t index, mfkv_item_info *out)
     return MFKV_OK;
 }
 
-int mfkv_info_get(mfkv_store *s, mfkv_info *out)
+mfkv_status mfkv_info_get(mfkv_store *s, mfkv_info *out)
 {
     if (!s || !out) return MFKV_INVAL;
     *out = s->info;
@@ -375,11 +384,7 @@ void mfkv_store_dbs(const mfkv_store *s, const mfkv_db **meta, const mfkv_db **u
     *items = &s->items_db;
 }
 
-int mfkv_store_fd(const mfkv_store *s, const mfkv_trailer **t)
-{
-    *t = &s->trailer;
-    return s->fd;
-}
+const mfkv_trailer *mfkv_store_trailer(const mfkv_store *s) { return &s->trailer; }
 
 atomic_int *mfkv_store_changed(mfkv_store *s) { return &s->changed; }
 
@@ -392,7 +397,7 @@ struct mfkv_iter {
     mfkv_cursor cursor;
 };
 
-int mfkv_iter_begin(mfkv_store *s, mfkv_iter **out)
+mfkv_status mfkv_iter_begin(mfkv_store *s, mfkv_iter **out)
 {
     if (!s || !out) return MFKV_INVAL;
     *out = NULL;
@@ -405,7 +410,7 @@ int mfkv_iter_begin(mfkv_store *s, mfkv_iter **out)
     return MFKV_OK;
 }
 
-int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list)
+mfkv_status mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *list)
 {
     if (!it || !id || !id_len || !list) return MFKV_INVAL;
     mfkv_store *s = it->store;
@@ -415,7 +420,7 @@ int mfkv_iter_next(mfkv_iter *it, const char **id, size_t *id_len, mfkv_list *li
         const unsigned char *k, *v, *body;
         size_t kl, vl, len;
         rc = mfkv_cursor_next(&it->cursor, &k, &kl, &v, &vl, NULL);
-        if (!rc && (kl == 0 || kl > MFKV_MAX_ID_LEN || record_body(k, kl, v, vl, 1, &body, &len)))
+        if (!rc && (kl == 0 || kl > MFKV_MAX_ID_LEN || mfkv_record_body(k, kl, v, vl, 1, &body, &len)))
             rc = MFKV_CORRUPT;
         if (!rc) rc = mfkv_decode_list(s, body, len, list);
         if ((rc == MFKV_OK || rc == MFKV_NOTFOUND) && !same_file(s)) rc = MFKV_CHANGED;

@@ -22,21 +22,10 @@ typedef struct mfkv_trailer {
  * MFKV_VERSION, MFKV_CORRUPT (trailer hash) or MFKV_IO. */
 int mfkv_trailer_read(int fd, size_t file_size, mfkv_trailer *t);
 
-/* Hash the whole body (every byte before the trailer) and compare with the
- * trailer.  MFKV_OK, MFKV_CORRUPT or MFKV_IO. */
-int mfkv_trailer_check_body(int fd, const mfkv_trailer *t);
-
-/* Where the page table's parts lie, for a table over @p n_pages pages. */
-uint64_t mfkv_table_chunks(uint64_t n_pages);
-uint64_t mfkv_table_pages(uint64_t n_pages, size_t page_size);
-
-uint64_t mfkv_page_hash(const void *page, size_t page_size, uint64_t pgno);
-uint64_t mfkv_chunk_hash(const void *chunk, size_t len, uint64_t chunk_no);
-
-/* Builder side: the file @p fd holds exactly LMDB's pages; append the page
- * table and the trailer.  MFKV_OK, MFKV_FORMAT (not whole pages), MFKV_NOMEM
- * or MFKV_IO. */
-int mfkv_store_seal(int fd);
+/* Hash the whole body (every byte before the trailer) of the file mapped at
+ * @p map and compare with the trailer; run it guarded (guard.h).  MFKV_OK or
+ * MFKV_CORRUPT. */
+int mfkv_trailer_check_body(const unsigned char *map, const mfkv_trailer *t);
 
 #pragma GCC visibility pop
 

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "layout.h"
 #include "reader/guard.h"
-#include "reader/record.h"
 #include "reader/store_internal.h"
 
 typedef struct mfkv_val {
@@ -54,19 +54,14 @@ static const unsigned char *check_record(scan *sc, const mfkv_val *k, const mfkv
                                          const char *what)
 {
     sc->report->records_checked++;
-    if (v->len < MFKV_RECORD_CHECKSUM_LEN) {
-        problem(sc, "%s: record too short", what);
+    /* The digest covers the stored checksum whether or not it matches. */
+    if (v->len >= MFKV_RECORD_CHECKSUM_LEN) XXH3_64bits_update(sc->digest, v->p, MFKV_RECORD_CHECKSUM_LEN);
+    const unsigned char *body;
+    if (mfkv_record_body(k->p, k->len, v->p, v->len, 1, &body, body_len)) {
+        problem(sc, "%s: %s", what, v->len < MFKV_RECORD_CHECKSUM_LEN ? "record too short" : "record checksum mismatch");
         return NULL;
     }
-    const unsigned char *p = v->p;
-    uint64_t stored = mfkv_load_u64(p);
-    XXH3_64bits_update(sc->digest, p, MFKV_RECORD_CHECKSUM_LEN);
-    *body_len = v->len - MFKV_RECORD_CHECKSUM_LEN;
-    if (stored != mfkv_record_checksum(k->p, k->len, p + MFKV_RECORD_CHECKSUM_LEN, *body_len)) {
-        problem(sc, "%s: record checksum mismatch", what);
-        return NULL;
-    }
-    return p + MFKV_RECORD_CHECKSUM_LEN;
+    return body;
 }
 
 static void check_list(scan *sc, const mfkv_val *k, const mfkv_val *v, const char *what)
@@ -124,9 +119,7 @@ static void check_item(scan *sc, uint64_t n, const mfkv_val *k, const mfkv_val *
     char what[160];
     snprintf(what, sizeof what, "item %llu (page %llu at offset %llu)", (unsigned long long)n,
              (unsigned long long)sc->pgno, (unsigned long long)(k->p - sc->pages->map));
-    unsigned char expect[4];
-    mfkv_store_u32be(expect, (uint32_t)n);
-    if (k->len != 4 || memcmp(k->p, expect, 4) != 0) {
+    if (n > UINT32_MAX || !mfkv_item_key_is(k->p, k->len, (uint32_t)n)) {
         sc->report->records_checked++;
         problem(sc, "%s: key out of sequence", what);
         return;
@@ -206,7 +199,7 @@ static void scan_all(scan *sc)
     scan_fallback(sc, meta);
 }
 
-int mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
+mfkv_status mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
 {
     if (!s || !report) return MFKV_INVAL;
     memset(report, 0, sizeof *report);
@@ -217,15 +210,11 @@ int mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
     if (!sc.digest) return MFKV_NOMEM;
     XXH3_64bits_reset(sc.digest);
     /* The whole-file digest too: a handle opened without it may be verified. */
-    const mfkv_trailer *t;
-    int fd = mfkv_store_fd(s, &t);
-    int body = mfkv_trailer_check_body(fd, t);
-    if (body == MFKV_IO) {
-        XXH3_freeState(sc.digest);
-        return body;
-    }
-    int faulted = 0;
-    MFKV_GUARDED(sc.pages->map, sc.pages->map_len, mfkv_store_changed(s), faulted = 1, scan_all(&sc));
+    int body = MFKV_OK, faulted = 0;
+    MFKV_GUARDED(sc.pages->map, sc.pages->map_len, mfkv_store_changed(s), faulted = 1, {
+        body = mfkv_trailer_check_body(sc.pages->map, mfkv_store_trailer(s));
+        scan_all(&sc);
+    });
     /* Reported after the scan, which names WHERE the damage is. */
     if (body) problem(&sc, "whole-file digest mismatch");
     report->digest_computed = XXH3_64bits_digest(sc.digest);

@@ -9,6 +9,8 @@
 #include <xxhash.h>
 
 #include "builder/blas_kernel.h"
+#include "builder/blas_threads.h"
+#include "common/splitmix.h"
 #include "common/clock.h"
 #include "mfkv.h"
 
@@ -46,20 +48,12 @@ void mfkv_train_info_free(mfkv_train_info *info)
     memset(info, 0, sizeof *info);
 }
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 void mfkv_holdout_split(size_t n, double fraction, uint64_t seed, uint8_t *is_holdout)
 {
     /* Compare the top 53 bits as a double in [0, 1). */
-    uint64_t key = splitmix64(seed ^ 0x5EEDull);
+    uint64_t key = mfkv_splitmix64(seed ^ 0x5EEDull);
     for (size_t j = 0; j < n; j++) {
-        double u = (double)(splitmix64(key + j) >> 11) * 0x1p-53;
+        double u = (double)(mfkv_splitmix64(key + j) >> 11) * 0x1p-53;
         is_holdout[j] = u < fraction;
     }
 }
@@ -133,7 +127,7 @@ static int csr_build(csr *c, uint32_t n_rows, const uint32_t *rows, const uint32
 /* One half-iteration: solve every row of one side with the other fixed. */
 typedef struct side {
     const csr *ratings;     /* this side's training ratings */
-    float *factors, *bias;  /* solved: n_rows x K and n_rows */
+    float *factors, *bias;  /* solved: n_rows x F and n_rows */
     const float *other_factors, *other_bias;
     /* NULL, or the n_other-square Gram matrix of other_factors (row-major,
      * upper triangle): the dual kernels of this side's rows are read from
@@ -143,15 +137,15 @@ typedef struct side {
 } side;
 
 typedef struct solver {
-    uint32_t k;       /* factors */
+    uint32_t nf;      /* factors */
     float global;
     double l2, l2_per_rating;
     const side *s;
     uint32_t row_begin, row_end;
     /* scratch, per thread */
-    float *gather;    /* GATHER_ROWS x (k + 1) */
+    float *gather;    /* GATHER_ROWS x (nf + 1) */
     float *target;    /* GATHER_ROWS */
-    float *gram;      /* (k + 1) x (k + 1) */
+    float *gram;      /* (nf + 1) x (nf + 1) */
     int status;
     uint32_t failed_row;
     /* scoring: the squared errors of rows [row_begin, row_end) of
@@ -177,14 +171,14 @@ typedef struct solver {
  * 0.855-0.873), and it keeps every system positive definite.  The penalty
  * of the row, l2 + l2_per_rating * n, is one multiple of the identity.
  *
- * With A the n x (K+1) feature rows and t the targets, the ridge solution
+ * With A the n x (F+1) feature rows and t the targets, the ridge solution
  * has two exact forms:
- *   primal  x = (A^T A + l2 I)^-1 A^T t   a (K+1)-square system,
+ *   primal  x = (A^T A + l2 I)^-1 A^T t   a (F+1)-square system,
  *   dual    x = A^T (A A^T + l2 I)^-1 t   an n-square system,
  * equal because A^T (A A^T + l2 I) = (A^T A + l2 I) A^T for any scalar
  * penalty l2 of the row.  The dual costs
- * about n^2 (K+1) / 2 + n^3 / 3 flops against n (K+1)^2 / 2 + (K+1)^3 / 3,
- * so it is the cheaper one exactly when n < K + 1: most items of a
+ * about n^2 (F+1) / 2 + n^3 / 3 flops against n (F+1)^2 / 2 + (F+1)^3 / 3,
+ * so it is the cheaper one exactly when n < F + 1: most items of a
  * MovieLens set (97% of those of latest-small at 60 factors) and many
  * users.  The dual form needs the penalty to be a multiple of the
  * identity, which it is: the same for every coordinate of a row.
@@ -203,12 +197,12 @@ static double solve_cost(size_t n, int dim)
 static void gather(solver *w, size_t at, int rows)
 {
     const side *s = w->s;
-    const size_t k = w->k, dim = k + 1;
+    const size_t nf = w->nf, dim = nf + 1;
     for (int j = 0; j < rows; j++) {
         uint32_t c = s->ratings->col[at + (size_t)j];
         float *row = w->gather + (size_t)j * dim;
-        memcpy(row, s->other_factors + (size_t)c * k, k * sizeof *row);
-        row[k] = 1.0f;
+        memcpy(row, s->other_factors + (size_t)c * nf, nf * sizeof *row);
+        row[nf] = 1.0f;
         w->target[j] = s->ratings->val[at + (size_t)j] - w->global - s->other_bias[c];
     }
 }
@@ -237,7 +231,7 @@ static double row_penalty(const solver *w, size_t n) { return w->l2 + w->l2_per_
 /* Primal form into x[0..dim), the ratings gathered GATHER_ROWS at a time. */
 static int solve_primal(solver *w, size_t begin, size_t end, float *x)
 {
-    const int dim = (int)w->k + 1;
+    const int dim = (int)w->nf + 1;
     memset(x, 0, (size_t)dim * sizeof *x);
     for (size_t at = begin; at < end; at += GATHER_ROWS) {
         int rows = (int)(end - at < GATHER_ROWS ? end - at : GATHER_ROWS);
@@ -257,7 +251,7 @@ static int solve_primal(solver *w, size_t begin, size_t end, float *x)
 static int solve_dual(solver *w, size_t begin, int n, float *x)
 {
     const side *s = w->s;
-    const int dim = (int)w->k + 1;
+    const int dim = (int)w->nf + 1;
     gather(w, begin, n);
     if (s->other_gram) {
         /* Upper triangle of A A^T: entry (j, l) is q_j . q_l + 1. */
@@ -282,7 +276,7 @@ static int solve_dual(solver *w, size_t begin, int n, float *x)
 static int solve_row(solver *w, uint32_t r)
 {
     const side *s = w->s;
-    const int k = (int)w->k, dim = k + 1;
+    const int nf = (int)w->nf, dim = nf + 1;
     size_t begin = s->ratings->start[r], end = s->ratings->start[r + 1];
     float *x = w->gram + (size_t)dim * (size_t)dim; /* dim floats after the Gram matrix */
     if (begin == end) {
@@ -292,8 +286,8 @@ static int solve_row(solver *w, uint32_t r)
                                             : solve_primal(w, begin, end, x);
         if (rc) return rc;
     }
-    memcpy(s->factors + (size_t)r * (size_t)k, x, (size_t)k * sizeof *x);
-    s->bias[r] = x[k];
+    memcpy(s->factors + (size_t)r * (size_t)nf, x, (size_t)nf * sizeof *x);
+    s->bias[r] = x[nf];
     return MFKV_OK;
 }
 
@@ -313,16 +307,16 @@ static void *solve_rows(void *arg)
 /* Thread t solves rows [bounds[t], bounds[t+1]), chosen so that every
  * thread gets about the same flops (solve_cost).  A function of the data
  * only: deterministic. */
-static void partition(const csr *c, uint32_t k, uint32_t threads, uint32_t *bounds)
+static void partition(const csr *c, uint32_t nf, uint32_t threads, uint32_t *bounds)
 {
     double total = 0;
     for (uint32_t r = 0; r < c->n_rows; r++)
-        total += solve_cost(c->start[r + 1] - c->start[r], (int)k + 1);
+        total += solve_cost(c->start[r + 1] - c->start[r], (int)nf + 1);
     bounds[0] = 0;
     double acc = 0;
     uint32_t t = 1, r = 0;
     for (; r < c->n_rows && t < threads; r++) {
-        acc += solve_cost(c->start[r + 1] - c->start[r], (int)k + 1);
+        acc += solve_cost(c->start[r + 1] - c->start[r], (int)nf + 1);
         while (t < threads && acc >= total * t / threads) bounds[t++] = r + 1;
     }
     while (t <= threads) bounds[t++] = c->n_rows;
@@ -375,9 +369,10 @@ static int run_side(solver *workers, uint32_t threads, const side *s, const uint
     return MFKV_OK;
 }
 
-/* mfkv_model_predict's dot product in double, its terms summed in four
- * independent chains: one chain is a dependent add per factor, which made
- * scoring the training ratings an eighth of the training time. */
+/* mfkv_score_dot's terms, summed in four independent chains: one chain is
+ * a dependent add per factor, which made scoring the training ratings an
+ * eighth of the training time.  The different order is fine because this
+ * only measures the training loss; it never ranks anything. */
 static double dot_f64(const float *a, const float *b, uint32_t n)
 {
     double s[4] = {0, 0, 0, 0};
@@ -392,16 +387,16 @@ static void *score_rows(void *arg)
 {
     solver *w = arg;
     const mfkv_model *m = w->m;
-    const size_t k = m->n_factors;
+    const size_t nf = m->n_factors;
     for (int j = 0; j < 2; j++) {
         const csr *c = w->scored[j];
         for (uint32_t u = w->row_begin; u < w->row_end; u++) {
-            const float *p = m->user_factors + u * k;
+            const float *p = m->user_factors + u * nf;
             double base = m->global_bias + (double)m->user_bias[u], sse = 0;
             for (size_t at = c->start[u]; at < c->start[u + 1]; at++) {
                 uint32_t i = c->col[at];
                 double e = (double)c->val[at] - (base + (double)m->item_bias[i] +
-                                                 dot_f64(p, m->item_factors + i * k, m->n_factors));
+                                                 dot_f64(p, m->item_factors + i * nf, m->n_factors));
                 sse += e * e;
             }
             w->row_sse[j][u] = sse;
@@ -462,15 +457,15 @@ int mfkv_als_check_opts(const mfkv_als_opts *o, mfkv_diag *d)
     return MFKV_OK;
 }
 
-/* Item factors start uniform with variance 1/K (|q| about 1): small enough
+/* Item factors start uniform with variance 1/F (|q| about 1): small enough
  * to be neutral, large enough that the first user solve is not swamped by
  * the penalty, which would pull both sides towards the all-zero fixed point. */
-static void init_factors(float *f, size_t n, uint32_t k, uint64_t seed)
+static void init_factors(float *f, size_t n, uint32_t nf, uint64_t seed)
 {
-    double a = sqrt(3.0 / (double)k);
-    uint64_t key = splitmix64(seed ^ 0x1417ull);
+    double a = sqrt(3.0 / (double)nf);
+    uint64_t key = mfkv_splitmix64(seed ^ 0x1417ull);
     for (size_t j = 0; j < n; j++) {
-        double u = (double)(splitmix64(key + j) >> 11) * 0x1p-53;
+        double u = (double)(mfkv_splitmix64(key + j) >> 11) * 0x1p-53;
         f[j] = (float)((2 * u - 1) * a);
     }
 }
@@ -500,8 +495,8 @@ static void training_free(training *t, uint32_t threads)
 /*
  * Whether solving the rows of @p c should read its dual kernels from the
  * Gram matrix of the n_other rows on the other side.  Multiplying that out
- * costs n_other^2 K / 2 flops in one call at full BLAS speed; the kernels
- * multiplied out row by row cost sum n^2 (K + 1) / 2 over the dual rows, in
+ * costs n_other^2 F / 2 flops in one call at full BLAS speed; the kernels
+ * multiplied out row by row cost sum n^2 (F + 1) / 2 over the dual rows, in
  * small calls that run at a fraction of it.  Worth it when the second is
  * at least as many flops and the matrix is at most OTHER_GRAM_MAX floats
  * (on MovieLens latest-small, the 610 users' 1.5 MB for the item side).
@@ -518,9 +513,9 @@ static int wants_other_gram(const csr *c, uint32_t n_other, int dim)
     return kernels >= square;
 }
 
-static int prepare(training *t, const mfkv_ratings *r, const mfkv_als_opts *o, uint32_t k)
+static int prepare(training *t, const mfkv_ratings *r, const mfkv_als_opts *o, uint32_t nf)
 {
-    uint32_t nu = r->users.n, ni = r->items.n, dim = k + 1;
+    uint32_t nu = r->users.n, ni = r->items.n, dim = nf + 1;
     int rc;
     if ((rc = csr_build(&t->by_user, nu, r->user, r->item, r->rating, r->n, t->is_holdout, 0)) ||
         (rc = csr_build(&t->by_item, ni, r->item, r->user, r->rating, r->n, t->is_holdout, 0)) ||
@@ -545,18 +540,18 @@ static int prepare(training *t, const mfkv_ratings *r, const mfkv_als_opts *o, u
     if (wants_other_gram(&t->by_user, ni, (int)dim) &&
         !(t->item_gram = malloc((size_t)ni * ni * sizeof *t->item_gram)))
         return MFKV_NOMEM;
-    partition(&t->by_user, k, o->threads, t->user_bounds);
-    partition(&t->by_item, k, o->threads, t->item_bounds);
+    partition(&t->by_user, nf, o->threads, t->user_bounds);
+    partition(&t->by_item, nf, o->threads, t->item_bounds);
     return MFKV_OK;
 }
 
 /* Recompute s->other_gram, if it has one, from the other side as it stands:
  * one call, so the same numbers whatever the thread count. */
-static void refresh_other_gram(const side *s, uint32_t k)
+static void refresh_other_gram(const side *s, uint32_t nf)
 {
     if (s->other_gram)
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)s->n_other, (int)k, 1.0f,
-                    s->other_factors, (int)k, 0.0f, s->other_gram, (int)s->n_other);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)s->n_other, (int)nf, 1.0f,
+                    s->other_factors, (int)nf, 0.0f, s->other_gram, (int)s->n_other);
 }
 
 static int iterate(training *t, const mfkv_als_opts *o, mfkv_model *m, mfkv_train_info *info,
@@ -567,7 +562,7 @@ static int iterate(training *t, const mfkv_als_opts *o, mfkv_model *m, mfkv_trai
     side items = {&t->by_item, m->item_factors, m->item_bias, m->user_factors, m->user_bias,
                   t->user_gram, m->user_ids.n};
     for (uint32_t w = 0; w < o->threads; w++) {
-        t->workers[w].k = m->n_factors;
+        t->workers[w].nf = m->n_factors;
         t->workers[w].global = (float)m->global_bias;
         t->workers[w].l2 = o->l2;
         t->workers[w].l2_per_rating = o->l2_per_rating;
@@ -632,8 +627,8 @@ int mfkv_als_train(const mfkv_ratings *r, const mfkv_als_opts *opts, mfkv_als_pr
         return mfkv_fail(d, MFKV_INVAL, "holdout %g leaves no training rating", o.holdout);
     }
     if (o.factors == 0) {
-        double auto_k = round(log2((double)info->n_train));
-        o.factors = auto_k < 1 ? 1 : (uint32_t)auto_k;
+        double auto_f = round(log2((double)info->n_train));
+        o.factors = auto_f < 1 ? 1 : (uint32_t)auto_f;
     }
     info->opts = o;
 
@@ -647,10 +642,8 @@ int mfkv_als_train(const mfkv_ratings *r, const mfkv_als_opts *opts, mfkv_als_pr
     init_factors(out->item_factors, (size_t)out->item_ids.n * o.factors, o.factors, o.seed);
 
     mfkv_blas_kernel();
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    mfkv_blas_single_threaded(); /* the workers split the rows; see blas_threads.h */
     rc = iterate(&t, &o, out, info, progress, ctx, d);
-    openblas_set_num_threads(blas_threads);
     training_free(&t, o.threads);
     if (rc) {
         mfkv_model_free(out);

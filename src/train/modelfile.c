@@ -31,14 +31,14 @@ static void put(writer *w, const void *p, size_t n)
 static void put_u32(writer *w, uint32_t v)
 {
     unsigned char b[4];
-    mfkv_store_u32(b, v);
+    mfkv_put_u32(b, v);
     put(w, b, 4);
 }
 
 static void put_u64(writer *w, uint64_t v)
 {
     unsigned char b[8];
-    mfkv_store_u64(b, v);
+    mfkv_put_u64(b, v);
     put(w, b, 8);
 }
 
@@ -67,7 +67,7 @@ static void put_body(writer *w, const mfkv_model *m, const mfkv_train_info *info
     mfkv_train_info_init(&none);
     const mfkv_train_info *t = info ? info : &none;
     const mfkv_als_opts *o = &t->opts;
-    size_t k = m->n_factors, nu = m->user_ids.n, ni = m->item_ids.n;
+    size_t nf = m->n_factors, nu = m->user_ids.n, ni = m->item_ids.n;
     put_u32(w, m->n_factors);
     put_u32(w, m->user_ids.n);
     put_u32(w, m->item_ids.n);
@@ -98,8 +98,8 @@ static void put_body(writer *w, const mfkv_model *m, const mfkv_train_info *info
     put_ids(w, &m->item_ids);
     /* Floats are stored as they lie in memory: the host is little-endian
      * (bytes.h refuses to build otherwise). */
-    put(w, m->user_factors, nu * k * sizeof(float));
-    put(w, m->item_factors, ni * k * sizeof(float));
+    put(w, m->user_factors, nu * nf * sizeof(float));
+    put(w, m->item_factors, ni * nf * sizeof(float));
     put(w, m->user_bias, nu * sizeof(float));
     put(w, m->item_bias, ni * sizeof(float));
 }
@@ -109,10 +109,10 @@ static void put_body(writer *w, const mfkv_model *m, const mfkv_train_info *info
 int mfkv_modelfile_write(const char *path, const mfkv_model *m, const mfkv_train_info *info,
                          mfkv_diag *d)
 {
-    uint64_t k = m->n_factors, nu = m->user_ids.n, ni = m->item_ids.n;
+    uint64_t nf = m->n_factors, nu = m->user_ids.n, ni = m->item_ids.n;
     uint64_t size = HEADER_SIZE + BODY_FIXED_SIZE + (info ? info->n_rows : 0) * INFO_ROW_SIZE +
                     ids_size(&m->user_ids) + ids_size(&m->item_ids) +
-                    4 * ((nu + ni) * k + nu + ni) + TRAILER_SIZE;
+                    4 * ((nu + ni) * nf + nu + ni) + TRAILER_SIZE;
     mfkv_atomic_file out;
     int rc = mfkv_atomic_open(&out, path, d);
     if (rc) return rc;
@@ -124,12 +124,12 @@ int mfkv_modelfile_write(const char *path, const mfkv_model *m, const mfkv_train
     XXH3_64bits_reset(w.hash);
     unsigned char header[HEADER_SIZE] = {0};
     memcpy(header, MFKV_MODELFILE_MAGIC, 8);
-    mfkv_store_u32(header + 8, MFKV_MODELFILE_VERSION);
-    mfkv_store_u64(header + 16, size);
+    mfkv_put_u32(header + 8, MFKV_MODELFILE_VERSION);
+    mfkv_put_u64(header + 16, size);
     put(&w, header, sizeof header);
     put_body(&w, m, info);
     unsigned char trailer[TRAILER_SIZE];
-    mfkv_store_u64(trailer, XXH3_64bits_digest(w.hash));
+    mfkv_put_u64(trailer, XXH3_64bits_digest(w.hash));
     XXH3_freeState(w.hash);
     fwrite(trailer, 1, sizeof trailer, out.f);
     return mfkv_atomic_commit(&out, d);
@@ -263,15 +263,15 @@ static int parse_body(reader *r, mfkv_model *m, mfkv_train_info *t)
         (rc = get_ids(r, ni, "item_ids", &m->item_ids)))
         return rc;
     /* Check the sizes before allocating what the counts ask for. */
-    uint64_t k = m->n_factors, floats = ((uint64_t)nu + ni) * (k + 1);
+    uint64_t nf = m->n_factors, floats = ((uint64_t)nu + ni) * (nf + 1);
     if (floats > (uint64_t)(r->end - r->p) / 4 || floats * 4 != (uint64_t)(r->end - r->p))
         return mfkv_fail(r->d, MFKV_FORMAT, "%s: field factors: %llu floats expected, %lld "
                          "bytes left", r->path, (unsigned long long)floats,
                          (long long)(r->end - r->p));
     if ((rc = mfkv_model_alloc(m)))
         return mfkv_fail(r->d, rc, "%s: out of memory for the factors", r->path);
-    if ((rc = get_floats(r, m->user_factors, (size_t)nu * k, "user_factors")) ||
-        (rc = get_floats(r, m->item_factors, (size_t)ni * k, "item_factors")) ||
+    if ((rc = get_floats(r, m->user_factors, (size_t)nu * nf, "user_factors")) ||
+        (rc = get_floats(r, m->item_factors, (size_t)ni * nf, "item_factors")) ||
         (rc = get_floats(r, m->user_bias, nu, "user_bias")) ||
         (rc = get_floats(r, m->item_bias, ni, "item_bias")))
         return rc;

@@ -11,7 +11,7 @@
  *   16      8     u64 file size in bytes, trailer included
  *   24      8     u64 reserved (0)
  *   32            body:
- *                 u32 n_factors K, u32 n_users, u32 n_items, u32 n_info_rows
+ *                 u32 n_factors F, u32 n_users, u32 n_items, u32 n_info_rows
  *                 f64 global bias
  *                 u32 has_info (0: a model without training record; the
  *                     fields up to the rows are then zero)
@@ -23,8 +23,8 @@
  *                 n_info_rows x { u32 training_run, u32 iteration,
  *                                 f64 loss, f64 eval_loss, f64 duration_ms }
  *                 n_users x { u32 length, id bytes }, then n_items likewise
- *                 f32 user_factors[n_users * K] (row-major)
- *                 f32 item_factors[n_items * K]
+ *                 f32 user_factors[n_users * F] (row-major)
+ *                 f32 item_factors[n_items * F]
  *                 f32 user_bias[n_users], f32 item_bias[n_items]
  *   size-8  8     u64 XXH3-64 (seed 0) of every byte before it
  *

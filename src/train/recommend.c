@@ -13,6 +13,7 @@
 
 #include "builder/blas_kernel.h"
 #include "io/export.h"
+#include "mfkv.h"
 
 /* "%.6f" without printf, which is most of the time of this command: the
  * digits of rint(v * 1e6).  They are printf's except when v lies within a
@@ -54,7 +55,7 @@ static int make_tails(const mfkv_idtab *ids, item_tails *t)
     t->start = malloc(((size_t)ids->n + 1) * sizeof *t->start);
     t->text = malloc(2 * ids->pool_len + 3 * (size_t)ids->n + 1);
     t->longest = 0;
-    if (!t->start || !t->text) return -1;
+    if (!t->start || !t->text) return MFKV_NOMEM;
     size_t at = 0;
     for (uint32_t i = 0; i < ids->n; i++) {
         size_t len;
@@ -66,15 +67,15 @@ static int make_tails(const mfkv_idtab *ids, item_tails *t)
         if (at - t->start[i] > t->longest) t->longest = at - t->start[i];
     }
     t->start[ids->n] = at;
-    return 0;
+    return MFKV_OK;
 }
 
 #define OUT_BUFFER (1u << 20)
 #define SCORES_PER_BLOCK (1u << 22)
 
-int mfkv_recommend_csv(const mfkv_model *m, FILE *out, int header)
+int mfkv_recommend_csv(const mfkv_model *m, FILE *out, const char *name, int header, mfkv_diag *d)
 {
-    uint32_t nu = m->user_ids.n, ni = m->item_ids.n, k = m->n_factors;
+    uint32_t nu = m->user_ids.n, ni = m->item_ids.n, nf = m->n_factors;
     mfkv_blas_kernel();
     item_tails tails = {0};
     uint32_t block = ni ? SCORES_PER_BLOCK / ni : 1;
@@ -88,16 +89,17 @@ int mfkv_recommend_csv(const mfkv_model *m, FILE *out, int header)
         if (len > user_max) user_max = len;
     }
     user_field = malloc(2 * user_max + 3);
-    int rc = -1;
+    int rc = MFKV_NOMEM;
     if (!scores || !buf || !user_field || make_tails(&m->item_ids, &tails)) goto done;
     size_t used = 0, row_max = 64 + 2 * user_max + 3 + tails.longest;
-    if (row_max > OUT_BUFFER) goto done;
+    rc = row_max > OUT_BUFFER ? MFKV_LIMIT : MFKV_IO; /* ids of 255 bytes at most always fit */
+    if (rc == MFKV_LIMIT) goto done;
     if (header) fputs("predicted_rating,user_id,item_id\n", out);
     for (uint32_t u0 = 0; u0 < nu; u0 += block) {
         uint32_t rows = nu - u0 < block ? nu - u0 : block;
-        if (k)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)ni, (int)k, 1.0f,
-                        m->user_factors + (size_t)u0 * k, (int)k, m->item_factors, (int)k, 0.0f,
+        if (nf)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)ni, (int)nf, 1.0f,
+                        m->user_factors + (size_t)u0 * nf, (int)nf, m->item_factors, (int)nf, 0.0f,
                         scores, (int)ni);
         else
             memset(scores, 0, (size_t)rows * ni * sizeof *scores);
@@ -123,13 +125,15 @@ int mfkv_recommend_csv(const mfkv_model *m, FILE *out, int header)
             }
         }
     }
-    rc = fwrite(buf, 1, used, out) == used ? 0 : -1;
+    rc = fwrite(buf, 1, used, out) == used ? MFKV_OK : MFKV_IO;
 done:
     free(scores);
     free(buf);
     free(user_field);
     free(tails.text);
     free(tails.start);
-    return rc;
+    if (rc == MFKV_NOMEM) return mfkv_fail(d, rc, "%s: out of memory", name);
+    if (rc == MFKV_LIMIT) return mfkv_fail(d, rc, "%s: an id is too long for a row", name);
+    return rc ? mfkv_fail_errno(d, "%s: write failed", name) : MFKV_OK;
 }
 

@@ -41,8 +41,8 @@ int fuzz_modelfile_one(const uint8_t *data, size_t size)
     if (!sealed) return 0;
     memcpy(sealed, data, size);
     memcpy(sealed, MFKV_MODELFILE_MAGIC, 8);
-    mfkv_store_u64(sealed + 16, size);
-    mfkv_store_u64(sealed + size - 8, XXH3_64bits(sealed, size - 8));
+    mfkv_put_u64(sealed + 16, size);
+    mfkv_put_u64(sealed + size - 8, XXH3_64bits(sealed, size - 8));
     fuzz_modelfile_read(sealed, size, NULL, 0);
     free(sealed);
     return 0;

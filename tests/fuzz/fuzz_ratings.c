@@ -20,7 +20,7 @@ void fuzz_ratings_outcome(const uint8_t *data, size_t size, char *out, size_t ca
             double sum = 0;
             for (size_t j = 0; j < r.n; j++) sum += r.rating[j];
             snprintf(said[skip], sizeof said[skip], "ok n=%zu users=%u items=%u sum=%g skipped=%zu", r.n,
-                     r.users.n, r.items.n, sum, o.skipped);
+                     r.users.n, r.items.n, sum, r.skipped);
             mfkv_ratings_free(&r);
         }
     }

@@ -37,11 +37,11 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include "builder/seal.h"
 #include "builder/topk.h"
 #include "builder/writer.h"
-#include "reader/record.h"
+#include "layout.h"
 #include "common/bytes.h"
-#include "reader/trailer.h"
 
 #define USERS 24
 #define ITEMS 9
@@ -200,12 +200,12 @@ static int setup(void **state)
         fx.titles[i] = titles[i % 3];
         fx.genres[i] = i % 3 == 2 ? NULL : "Drama|Comedy";
     }
-    mfkv_store_contents c = {.model = &fx.m, .lists = &fx.r, .titles = fx.titles, .genres = fx.genres,
+    mfkv_write_contents c = {.model = &fx.m, .lists = &fx.r, .titles = fx.titles, .genres = fx.genres,
                              .fallback_item = fx.fb_item, .fallback_score = fx.fb_score,
                              .fallback_count = fx.fb_count, .provenance = "builder=corruption-test\n",
                              .build_time = 1700000000};
     mfkv_diag d = {0};
-    assert_int_equal(mfkv_store_write(fx.path, &c, &d), 0);
+    assert_int_equal(mfkv_write_file(fx.path, &c, &d), 0);
     fx.orig = tu_slurp(fx.path, &fx.len);
     fx.page = (size_t)sysconf(_SC_PAGESIZE);
 
@@ -265,7 +265,7 @@ static void write_damaged(const char *bytes, size_t len, int reseal)
     if (!reseal) return;
     int fd = open(fx.path, O_RDWR);
     assert_true(fd >= 0);
-    assert_int_equal(mfkv_store_seal(fd), 0);
+    assert_int_equal(mfkv_seal_file(fd), 0);
     close(fd);
 }
 
@@ -467,9 +467,9 @@ static void build_deep(void)
     assert_int_equal(mfkv_model_sort_items(m), 0);
     mfkv_topk_opts o = {.k = DEEP_K, .threads = 1};
     assert_int_equal(mfkv_topk_compute(m, &o, &deep.r, NULL), 0);
-    mfkv_store_contents c = {.model = m, .lists = &deep.r, .provenance = "builder=deep\n", .build_time = 1};
+    mfkv_write_contents c = {.model = m, .lists = &deep.r, .provenance = "builder=deep\n", .build_time = 1};
     mfkv_diag d = {0};
-    assert_int_equal(mfkv_store_write(deep.path, &c, &d), 0);
+    assert_int_equal(mfkv_write_file(deep.path, &c, &d), 0);
     deep.orig = tu_slurp(deep.path, &deep.len);
     /* LMDB's own view of the tree: 3 levels, so branch pages below the root. */
     MDB_env *env;

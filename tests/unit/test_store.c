@@ -1,6 +1,7 @@
 /* Writer + reader: round trips, determinism, corruption, truncation, threads. */
 #include "testutil.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -27,11 +28,11 @@ static fixture fx;
 /* A 300-user, 40-item store with titles and a fallback list. */
 static void write_store(const char *path, int64_t when)
 {
-    mfkv_store_contents c = {.model = &fx.m, .lists = &fx.r, .titles = fx.titles, .genres = fx.genres,
+    mfkv_write_contents c = {.model = &fx.m, .lists = &fx.r, .titles = fx.titles, .genres = fx.genres,
                              .fallback_item = fx.fb_item, .fallback_score = fx.fb_score,
                              .fallback_count = fx.fb_count, .provenance = "builder=test\n", .build_time = when};
     mfkv_diag d = {0};
-    assert_int_equal(mfkv_store_write(path, &c, &d), 0);
+    assert_int_equal(mfkv_write_file(path, &c, &d), 0);
 }
 
 static int setup(void **state)
@@ -304,7 +305,10 @@ static void foreign_and_missing_files(void **state)
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(i * 131 + 7);
     tu_spit(p, junk, sizeof junk);
     assert_int_equal(mfkv_open(p, 0, &st), MFKV_FORMAT);
-    assert_int_equal(mfkv_open(fx.dir, 0, &st), MFKV_FORMAT); /* a folder */
+    errno = 0;
+    assert_int_equal(mfkv_open(fx.dir, 0, &st), MFKV_IO); /* a folder: a wrong path, not a foreign file */
+    assert_int_equal(errno, EISDIR);
+    assert_null(st);
     assert_int_equal(mfkv_open(NULL, 0, &st), MFKV_INVAL);
     mfkv_close(NULL);
     unlink(p);
@@ -373,9 +377,9 @@ static void failed_write_leaves_target_untouched(void **state)
     mfkv_topk_opts o = {.k = 3, .threads = 1};
     mfkv_topk_result r;
     assert_int_equal(mfkv_topk_compute(&m, &o, &r, NULL), 0);
-    mfkv_store_contents c = {.model = &m, .lists = &r, .build_time = 1};
+    mfkv_write_contents c = {.model = &m, .lists = &r, .build_time = 1};
     mfkv_diag d = {0};
-    assert_int_not_equal(mfkv_store_write(fx.path, &c, &d), 0);
+    assert_int_not_equal(mfkv_write_file(fx.path, &c, &d), 0);
     assert_non_null(strstr(d.msg, fx.dir));
     size_t after_len;
     char *after = tu_slurp(fx.path, &after_len);
@@ -476,9 +480,9 @@ static void changed_under_readers(const char *what, int truncate_it)
     assert_int_equal(mfkv_model_sort_items(&m2), 0);
     mfkv_topk_opts o = {.k = 10, .threads = 2};
     assert_int_equal(mfkv_topk_compute(&m2, &o, &r2, NULL), 0);
-    mfkv_store_contents c = {.model = &m2, .lists = &r2, .provenance = "builder=test\n", .build_time = 1600000000};
+    mfkv_write_contents c = {.model = &m2, .lists = &r2, .provenance = "builder=test\n", .build_time = 1600000000};
     mfkv_diag d = {0};
-    assert_int_equal(mfkv_store_write(other, &c, &d), 0);
+    assert_int_equal(mfkv_write_file(other, &c, &d), 0);
     char *repl = tu_slurp(other, &olen);
     hammer h = {0};
     assert_int_equal(mfkv_open(live, 0, &h.st), 0);

@@ -176,7 +176,7 @@ static void float_rounding_cannot_reorder(void **state)
     mfkv_topk_result r;
     assert_int_equal(mfkv_topk_compute(&m, &o, &r, NULL), 0);
     for (uint32_t i = 0; i < 10; i++) assert_int_equal(r.item[i], 199 - i);
-    assert_int_equal(r.exact_fallbacks, 1);
+    assert_int_equal(r.exact_rechecks, 1);
     mfkv_topk_free(&r);
     mfkv_model_free(&m);
 }

@@ -710,9 +710,9 @@ static void modelfile_reads_version_1(void **state)
     unsigned char *v1 = malloc(size - 8);
     memcpy(v1, v2, 72);
     memcpy(v1 + 72, v2 + 80, size - 80);
-    mfkv_store_u32(v1 + 8, 1);
-    mfkv_store_u64(v1 + 16, size - 8);
-    mfkv_store_u64(v1 + size - 16, XXH3_64bits(v1, size - 16));
+    mfkv_put_u32(v1 + 8, 1);
+    mfkv_put_u64(v1 + 16, size - 8);
+    mfkv_put_u64(v1 + size - 16, XXH3_64bits(v1, size - 16));
     write_all(t->path, v1, size - 8);
     mfkv_model m;
     mfkv_train_info info;

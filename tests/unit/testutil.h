@@ -17,16 +17,11 @@
 #include <cmocka.h>
 
 #include "common/model.h"
+#include "common/splitmix.h"
 #include "mfkv.h"
 
-/* splitmix64: tiny, seedable, identical everywhere. */
-static inline uint64_t tu_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* The project's one seedable generator (common/splitmix.h). */
+static inline uint64_t tu_next(uint64_t *s) { return mfkv_splitmix64_next(s); }
 
 /* Uniform in [-1, 1), or from {-1, 0, 1} when quantized (to force ties). */
 static inline float tu_value(uint64_t *s, int quantized)

@@ -1,6 +1,6 @@
-#include "predict_json.h"
+#include "render/predict_json.h"
 
-#include "numfmt.h"
+#include "common/numfmt.h"
 
 #include <math.h>
 #include <stdio.h>
