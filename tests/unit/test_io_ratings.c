@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/lines.h"
 #include "io/ratings.h"
 #include "mfkv.h"
 
@@ -328,6 +329,41 @@ static void test_missing_file(void **state)
 }
 
 /*
+ * A file cut short while it is read (a log rotated or rewritten under the
+ * loader) is an error naming it, not a crash: a mapped file would raise
+ * SIGBUS on the first page past the new end.  The file is cut after the
+ * first lines are read, so the reader holds only its first block of it.
+ */
+static void test_file_shrinks_while_read(void **state)
+{
+    (void)state;
+    enum { LINES = 200000, LINE = 16, KEPT = 1500000 };
+    char *text = malloc((size_t)LINES * LINE);
+    assert_non_null(text);
+    for (size_t i = 0; i < LINES; i++)
+        memcpy(text + i * LINE, "1::2::3::456789\n", LINE); /* LINE bytes, no NUL */
+    const char *path = write_temp("shrinks.dat", text, (size_t)LINES * LINE);
+    free(text);
+    mfkv_lines in;
+    mfkv_diag d = {0};
+    assert_int_equal(mfkv_lines_open(&in, path, &d), MFKV_OK);
+    const char *s;
+    size_t len, lines = 0;
+    assert_int_equal(mfkv_lines_next(&in, &s, &len, &d), MFKV_OK);
+    assert_int_equal(truncate(path, KEPT), 0);
+    int rc;
+    while ((rc = mfkv_lines_next(&in, &s, &len, &d)) == MFKV_OK) lines++;
+    mfkv_lines_close(&in);
+    assert_int_equal(rc, MFKV_IO);
+    char want[512];
+    snprintf(want, sizeof want, "%s: the file shrank while it was read (%d of %d bytes)", path, KEPT,
+             LINES * LINE);
+    assert_string_equal(d.msg, want);
+    /* Every whole line still in the file was handed out before the error. */
+    assert_int_equal(lines + 1, KEPT / LINE);
+}
+
+/*
  * A generated log read back against the values it was written from: ids
  * quoted at random (so quoted and unquoted lines interleave), one line with
  * an extra column longer than the reader's first buffer, and enough lines to
@@ -511,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_timestamp_range),
         cmocka_unit_test(test_skip_invalid_counts_and_keeps_first),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_file_shrinks_while_read),
         cmocka_unit_test(test_generated_log_roundtrip),
         cmocka_unit_test(test_movies_dat_latin1),
         cmocka_unit_test(test_movies_csv_quoted_titles),
