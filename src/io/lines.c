@@ -98,6 +98,31 @@ int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
     return MFKV_OK;
 }
 
+int mfkv_lines_block(mfkv_lines *r, size_t want, const char **s, size_t *len, mfkv_diag *d)
+{
+    if (r->cap < want) {
+        char *buf = realloc(r->buf, want);
+        if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);
+        r->buf = buf;
+        r->cap = want;
+    }
+    /* Read only when no whole line is left, as mfkv_lines_next does: a read
+     * error or a shrunk file is then reported after every line before it. */
+    for (;;) {
+        size_t unread = r->tail - r->head;
+        const char *nl = unread ? memrchr(r->buf + r->head, '\n', unread) : NULL;
+        if (nl || (r->eof && unread)) {
+            *s = r->buf + r->head;
+            *len = nl ? (size_t)(nl - *s) + 1 : unread;
+            r->head += *len;
+            return MFKV_OK;
+        }
+        if (r->eof) return MFKV_NOTFOUND;
+        int rc = refill(r, d);
+        if (rc) return rc;
+    }
+}
+
 int mfkv_lines_each(const char *path, mfkv_line_fn fn, void *ctx, size_t *n_lines, mfkv_diag *d)
 {
     mfkv_lines in;

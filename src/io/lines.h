@@ -44,6 +44,16 @@ void mfkv_lines_close(mfkv_lines *r);
  * MFKV_NOMEM, MFKV_LIMIT (a line longer than MFKV_MAX_LINE_LEN). */
 int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d);
 
+/* The unread whole lines, for a caller that splits them itself (in
+ * parallel): all up to the last "\n" in the buffer, or to the end of the
+ * file; MFKV_NOTFOUND at the end.  The buffer is first grown to @p want
+ * bytes, so a block is about that long.  The lines are not counted and keep
+ * their "\r\n" (and a byte order mark only mfkv_lines_next drops, so line
+ * 1 is read with it): the caller adds the lines of the block to r->line, which
+ * later messages of mfkv_lines_next and this function name.  Errors as for
+ * mfkv_lines_next. */
+int mfkv_lines_block(mfkv_lines *r, size_t want, const char **s, size_t *len, mfkv_diag *d);
+
 /* Call @p fn on every line of @p path (its number in r->line), stopping at
  * the first non-zero status, which is returned; *n_lines receives the
  * number of lines read. */

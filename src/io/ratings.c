@@ -1,8 +1,12 @@
 #include "ratings.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "decimal.h"
 #include "fields.h"
@@ -129,21 +133,31 @@ static int id_index(const mfkv_where *at, numbered *num, mfkv_idtab *ids, const 
     return MFKV_OK;
 }
 
-/* FAST_LEFT: a line fast_line leaves to load_line. */
-enum { FAST_COLS = 16, FAST_LEFT = -1 };
+enum { FAST_COLS = 16 };
+
+/* A data line as the parallel pass leaves it: read (left NULL), or left to
+ * load_line, which reads it in file order on the calling thread. */
+typedef struct row {
+    int64_t timestamp;
+    const char *left; /* the line, when it is left */
+    size_t len;       /* its length, without line end */
+    size_t line;      /* its line, counted from its chunk's first (0) */
+    uint32_t user, item; /* the numbers of its ids */
+    float rating;
+} row;
 
 /* The usual line, read in one pass without the split and field layers that
  * word errors (they were half the time of a load): no quote, exactly the
  * file's number of fields, numbered ids, a rating mfkv_decimal reads and a
- * timestamp of up to 18 plain digits.  Returns MFKV_OK when the line was taken,
- * FAST_LEFT to leave it to load_line, which gives the same values for what
- * is taken here and words whatever is wrong, or a status that stops the load
- * (out of memory, a full id table). */
-static int fast_line(loader *ld, const char *s, size_t len, mfkv_diag *d)
+ * timestamp of up to 18 plain digits.  1 with the values in *r; 0 to leave
+ * the line to load_line, which gives the same values for what is read here
+ * and words whatever is wrong.  Reads only *ld, so chunks run it in
+ * parallel. */
+static int read_plain(const loader *ld, const char *s, size_t len, row *r)
 {
     const mfkv_table *t = &ld->table;
     size_t n = t->n_cols;
-    if (n > FAST_COLS) return FAST_LEFT;
+    if (n > FAST_COLS) return 0;
     const unsigned char *stop = t->fields.stop;
     char sep = t->fields.sep[0];
     size_t seplen = t->fields.sep[1] == ':' ? 2 : 1, k = 0, i = 0, start = 0;
@@ -153,39 +167,62 @@ static int fast_line(loader *ld, const char *s, size_t len, mfkv_diag *d)
     size_t flen[FAST_COLS], digits[FAST_COLS];
     uint64_t v[FAST_COLS];
     for (;;) {
-        if (k == n) return FAST_LEFT;
+        if (k == n) return 0;
         digits[k] = leading_digits(s + i, len - i, &v[k]);
         i += digits[k];
         while (i < len && !stop[(unsigned char)s[i]]) i++;
         /* A quote, or a ':' that is not half of a "::". */
         if (i < len && (s[i] != sep || (seplen == 2 && (i + 1 == len || s[i + 1] != ':'))))
-            return FAST_LEFT;
+            return 0;
         f[k] = s + start;
         flen[k++] = i - start;
         if (i == len) break;
         start = i += seplen;
     }
-    if (k != n) return FAST_LEFT;
+    if (k != n) return 0;
     int cu = ld->col[COL_USER], ci = ld->col[COL_ITEM], cr = ld->col[COL_RATING],
         ct = ld->col[COL_TIMESTAMP];
-    uint32_t vu = numbered_id(f[cu], flen[cu], digits[cu], v[cu]),
-             vi = numbered_id(f[ci], flen[ci], digits[ci], v[ci]);
+    r->user = numbered_id(f[cu], flen[cu], digits[cu], v[cu]);
+    r->item = numbered_id(f[ci], flen[ci], digits[ci], v[ci]);
     double rating;
-    if (vu == NOT_NUMBERED || vi == NOT_NUMBERED || !mfkv_decimal(f[cr], flen[cr], &rating) ||
-        !isfinite((float)rating))
-        return FAST_LEFT;
+    if (r->user == NOT_NUMBERED || r->item == NOT_NUMBERED ||
+        !mfkv_decimal(f[cr], flen[cr], &rating) || !isfinite((float)rating))
+        return 0;
+    r->rating = (float)rating;
     /* What mfkv_parse_int64 reads from up to 18 digits, which cannot overflow. */
-    int64_t timestamp = 0;
+    r->timestamp = 0;
     if (ct >= 0 && flen[ct]) {
-        if (digits[ct] != flen[ct] || flen[ct] > 18) return FAST_LEFT;
-        timestamp = (int64_t)v[ct];
+        if (digits[ct] != flen[ct] || flen[ct] > 18) return 0;
+        r->timestamp = (int64_t)v[ct];
     }
+    return 1;
+}
+
+/* The index of the id numbered @p v, as id_index gives it: the id's text
+ * is the canonical decimal of v, written out when it is new. */
+static int numbered_index(const mfkv_where *at, numbered *num, mfkv_idtab *ids, uint32_t v,
+                          uint32_t *index, mfkv_diag *d)
+{
+    if (v < num->n && num->at[v]) {
+        *index = num->at[v] - 1;
+        return MFKV_OK;
+    }
+    char text[16];
+    int len = snprintf(text, sizeof text, "%" PRIu32, v);
+    return id_index(at, num, ids, text, (size_t)len, v, index, d);
+}
+
+/* Add a line read_plain read, line number @p line: its ids get their
+ * indices here, in file order. */
+static int take_row(loader *ld, size_t line, const row *r, mfkv_diag *d)
+{
+    const mfkv_table *t = &ld->table;
     uint32_t user, item;
-    mfkv_where at = {t->path, t->lines.line, t->names[cu]};
-    int rc = id_index(&at, &ld->users, &ld->out->users, f[cu], flen[cu], vu, &user, d);
-    at.field = t->names[ci];
-    if (!rc) rc = id_index(&at, &ld->items, &ld->out->items, f[ci], flen[ci], vi, &item, d);
-    if (!rc && (rc = append(ld, at.line, user, item, (float)rating, timestamp)))
+    mfkv_where at = {t->path, line, t->names[ld->col[COL_USER]]};
+    int rc = numbered_index(&at, &ld->users, &ld->out->users, r->user, &user, d);
+    at.field = t->names[ld->col[COL_ITEM]];
+    if (!rc) rc = numbered_index(&at, &ld->items, &ld->out->items, r->item, &item, d);
+    if (!rc && (rc = append(ld, line, user, item, r->rating, r->timestamp)))
         rc = mfkv_fail(d, rc, "%s: out of memory", t->path);
     return rc;
 }
@@ -298,21 +335,148 @@ static int check_repeats(loader *ld, mfkv_ratings_opts *opts, mfkv_diag *d)
     return MFKV_OK;
 }
 
+/* The lines of one chunk of a block, read by one thread. */
+typedef struct chunk {
+    const loader *ld;
+    const char *s;
+    size_t len;
+    row *rows;
+    size_t n, cap;
+    size_t lines;  /* lines in the chunk, blank ones too */
+    int status;    /* MFKV_NOMEM when rows could not grow */
+    pthread_t thread;
+} chunk;
+
+/* Split a chunk into lines as mfkv_lines_next and mfkv_table_next do (a
+ * line ends at "\n", a "\r" before it is dropped, blank lines are skipped
+ * but counted) and read each with read_plain. */
+static void *read_chunk(void *arg)
+{
+    chunk *c = arg;
+    c->n = c->lines = 0;
+    c->status = MFKV_OK;
+    for (const char *p = c->s, *end = c->s + c->len; p < end;) {
+        const char *line = p, *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - line);
+        p = nl ? nl + 1 : end;
+        size_t at = c->lines++;
+        if (len && line[len - 1] == '\r') len--;
+        if (len == 0) continue;
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 4096;
+            row *rows = realloc(c->rows, cap * sizeof *rows);
+            if (!rows) {
+                c->status = MFKV_NOMEM;
+                return NULL;
+            }
+            c->rows = rows;
+            c->cap = cap;
+        }
+        row *r = &c->rows[c->n++];
+        r->line = at;
+        r->len = len;
+        r->left = read_plain(c->ld, line, len, r) ? NULL : line;
+    }
+    return NULL;
+}
+
+/* Chunks of at least this many bytes are worth a thread of their own; a
+ * block is this many bytes per thread. */
+enum { MIN_CHUNK = 256 << 10, BLOCK_PER_THREAD = 4 << 20, MAX_THREADS = 8 };
+
+/* A line's outcome: under skip_invalid a fault of the line (MFKV_PARSE) is
+ * counted and the load goes on; anything else stops it. */
+static int settle(int rc, mfkv_ratings_opts *opts)
+{
+    if (rc == MFKV_PARSE && opts->skip_invalid) {
+        opts->skipped++;
+        return MFKV_OK;
+    }
+    return rc;
+}
+
+/* Read a block of whole lines: its chunks in parallel into rows, then the
+ * rows in file order here, which gives ids their indices in order of first
+ * appearance and makes the first bad line the error, as a serial read
+ * would. */
+static int load_block(loader *ld, chunk *c, size_t threads, const char *s, size_t len,
+                      mfkv_ratings_opts *opts, mfkv_diag *d)
+{
+    size_t n = len / MIN_CHUNK < threads ? len / MIN_CHUNK : threads;
+    if (n == 0) n = 1;
+    const char *end = s + len, *p = s;
+    for (size_t k = 0; k < n; k++) {
+        /* Chunk k ends after the first line end at or past its share. */
+        const char *to = end;
+        if (k + 1 < n) {
+            const char *share = s + len / n * (k + 1);
+            const char *nl = share < p ? NULL : memchr(share, '\n', (size_t)(end - share));
+            to = share < p ? p : nl ? nl + 1 : end;
+        }
+        c[k].ld = ld;
+        c[k].s = p;
+        c[k].len = (size_t)(to - p);
+        p = to;
+    }
+    int started[MAX_THREADS] = {0};
+    for (size_t k = 1; k < n; k++)
+        if (!(started[k] = pthread_create(&c[k].thread, NULL, read_chunk, &c[k]) == 0))
+            read_chunk(&c[k]); /* no thread to be had: read it here */
+    read_chunk(&c[0]);
+    for (size_t k = 1; k < n; k++)
+        if (started[k]) pthread_join(c[k].thread, NULL);
+    int rc = MFKV_OK;
+    mfkv_table *t = &ld->table;
+    mfkv_diag ignored; /* under skip_invalid the reason a line is left out is not wanted */
+    for (size_t k = 0; !rc && k < n; k++) {
+        if (c[k].status) return mfkv_fail(d, c[k].status, "%s: out of memory", t->path);
+        for (size_t j = 0; !rc && j < c[k].n; j++) {
+            const row *r = &c[k].rows[j];
+            size_t line = t->lines.line + r->line + 1;
+            if (r->left) {
+                t->line = r->left;
+                t->len = r->len;
+                size_t block_line = t->lines.line;
+                t->lines.line = line;
+                rc = settle(load_line(ld, opts->skip_invalid ? &ignored : d), opts);
+                t->lines.line = block_line;
+            } else {
+                rc = take_row(ld, line, r, d);
+            }
+        }
+        t->lines.line += c[k].lines;
+    }
+    return rc;
+}
+
 static int load(loader *ld, const char *path, mfkv_ratings_opts *opts, mfkv_diag *d)
 {
     int rc = mfkv_table_open(&ld->table, path, dat_names, N_COLS, "ratings", d);
     if (!rc) rc = find_columns(ld, opts, d);
     if (rc) return rc;
-    /* Under skip_invalid the reason a line is left out is not wanted. */
-    mfkv_diag ignored;
-    while ((rc = mfkv_table_next(&ld->table, d)) == MFKV_OK) {
-        rc = fast_line(ld, ld->table.line, ld->table.len, d);
-        if (rc == FAST_LEFT) rc = load_line(ld, opts->skip_invalid ? &ignored : d);
-        if (rc == MFKV_PARSE && opts->skip_invalid)
-            opts->skipped++;
-        else if (rc)
-            break;
+    mfkv_table *t = &ld->table;
+    /* A `.dat` file's first row is the line mfkv_table_open read. */
+    if (t->dat) {
+        mfkv_diag ignored;
+        row r;
+        rc = read_plain(ld, t->line, t->len, &r)
+                 ? take_row(ld, t->lines.line, &r, d)
+                 : settle(load_line(ld, opts->skip_invalid ? &ignored : d), opts);
     }
+    size_t threads = opts->threads;
+    if (threads == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (size_t)online : 1;
+    }
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    chunk c[MAX_THREADS] = {0};
+    while (!rc) {
+        const char *s;
+        size_t len;
+        rc = mfkv_lines_block(&t->lines, BLOCK_PER_THREAD * threads, &s, &len, d);
+        if (!rc) rc = load_block(ld, c, threads, s, len, opts, d);
+    }
+    for (size_t k = 0; k < MAX_THREADS; k++) free(c[k].rows);
     /* A repeated pair before the line that stopped the load is the first error. */
     int repeats = check_repeats(ld, opts, d);
     if (repeats) return repeats;
