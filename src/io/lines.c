@@ -100,6 +100,11 @@ int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
 
 int mfkv_lines_block(mfkv_lines *r, size_t want, const char **s, size_t *len, mfkv_diag *d)
 {
+    /* Powers of two, as refill doubles from READ_CHUNK: the buffer then
+     * reaches MFKV_MAX_LINE_LEN exactly, and the longest line is the same
+     * whatever the block. */
+    while (want & (want - 1)) want += want & -want;
+    if (want > MFKV_MAX_LINE_LEN) want = MFKV_MAX_LINE_LEN;
     if (r->cap < want) {
         char *buf = realloc(r->buf, want);
         if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);

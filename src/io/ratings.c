@@ -407,12 +407,13 @@ static int load_block(loader *ld, chunk *c, size_t threads, const char *s, size_
     if (n == 0) n = 1;
     const char *end = s + len, *p = s;
     for (size_t k = 0; k < n; k++) {
-        /* Chunk k ends after the first line end at or past its share. */
+        /* Chunk k ends after the first line end at or past its share (and
+         * past where chunk k - 1 ended). */
         const char *to = end;
         if (k + 1 < n) {
-            const char *share = s + len / n * (k + 1);
-            const char *nl = share < p ? NULL : memchr(share, '\n', (size_t)(end - share));
-            to = share < p ? p : nl ? nl + 1 : end;
+            const char *share = s + len / n * (k + 1), *from = share > p ? share : p;
+            const char *nl = memchr(from, '\n', (size_t)(end - from));
+            to = nl ? nl + 1 : end;
         }
         c[k].ld = ld;
         c[k].s = p;
