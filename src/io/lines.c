@@ -3,11 +3,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "mfkv.h"
 
+/* Read, not mapped: a mapped file that shrinks while it is parsed kills the
+ * process with SIGBUS on the first vanished page, and no check before a read
+ * can rule that out.  Copying 1 MiB blocks out of the page cache cost about
+ * as much as faulting in a populated mapping (within the noise of a ratings
+ * load, tools/BENCHMARKS.md), and a short read is an error like any other. */
 enum { READ_CHUNK = 1 << 20 };
 
 int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
@@ -17,19 +21,9 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
     r->f = fopen(path, "rb");
     if (!r->f) return mfkv_fail_errno(d, "%s: cannot open", path);
     struct stat st;
-    /* A file that one read fills is read: mapping and faulting in its pages
-     * costs more than copying them (movies.dat loaded ~20% slower mapped). */
-    if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > READ_CHUNK &&
-        (uintmax_t)st.st_size <= SIZE_MAX) {
-        /* MAP_POPULATE: the pages are all wanted, one call maps them. */
-        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(r->f), 0);
-        if (map != MAP_FAILED) {
-            r->buf = map;
-            r->cap = r->tail = (size_t)st.st_size;
-            r->eof = r->mapped = 1;
-            return MFKV_OK;
-        }
-        /* Not mappable (some file systems): read it instead. */
+    if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode)) {
+        r->regular = 1;
+        r->size = (uintmax_t)st.st_size;
     }
     r->cap = READ_CHUNK;
     r->buf = malloc(r->cap);
@@ -43,11 +37,7 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
 void mfkv_lines_close(mfkv_lines *r)
 {
     if (r->f) fclose(r->f);
-    if (r->mapped)
-        munmap(r->buf, r->cap);
-    else
-        free(r->buf);
-    r->mapped = 0;
+    free(r->buf);
     r->f = NULL;
     r->buf = NULL;
 }
@@ -71,8 +61,14 @@ static int refill(mfkv_lines *r, mfkv_diag *d)
     }
     size_t got = fread(r->buf + r->tail, 1, r->cap - r->tail, r->f);
     r->tail += got;
+    r->bytes_read += got;
     if (got == 0) {
         if (ferror(r->f)) return mfkv_fail_errno(d, "%s:%zu: read error", r->path, r->line + 1);
+        /* A file that grew is read to its new end; one that shrank has lost
+         * lines that were there when it was opened. */
+        if (r->regular && r->bytes_read < r->size)
+            return mfkv_fail(d, MFKV_IO, "%s: the file shrank while it was read (%ju of %ju bytes)",
+                             r->path, r->bytes_read, r->size);
         r->eof = 1;
     }
     return MFKV_OK;
@@ -91,10 +87,6 @@ int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
     if (!nl && r->head == r->tail) return MFKV_NOTFOUND;
     char *start = r->buf + r->head;
     size_t n = nl ? (size_t)(nl - start) : r->tail - r->head;
-    /* The limit a read file meets when a line fills the largest buffer. */
-    if (r->mapped && n >= MFKV_MAX_LINE_LEN)
-        return mfkv_fail(d, MFKV_LIMIT, "%s:%zu: line longer than %zu bytes", r->path, r->line + 1,
-                         (size_t)MFKV_MAX_LINE_LEN);
     r->head += nl ? n + 1 : n;
     if (++r->line == 1 && n >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) {
         start += 3;
@@ -104,6 +96,36 @@ int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d)
     *s = start;
     *len = n;
     return MFKV_OK;
+}
+
+int mfkv_lines_block(mfkv_lines *r, size_t want, const char **s, size_t *len, mfkv_diag *d)
+{
+    /* Powers of two, as refill doubles from READ_CHUNK: the buffer then
+     * reaches MFKV_MAX_LINE_LEN exactly, and the longest line is the same
+     * whatever the block. */
+    while (want & (want - 1)) want += want & -want;
+    if (want > MFKV_MAX_LINE_LEN) want = MFKV_MAX_LINE_LEN;
+    if (r->cap < want) {
+        char *buf = realloc(r->buf, want);
+        if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);
+        r->buf = buf;
+        r->cap = want;
+    }
+    /* Read only when no whole line is left, as mfkv_lines_next does: a read
+     * error or a shrunk file is then reported after every line before it. */
+    for (;;) {
+        size_t unread = r->tail - r->head;
+        const char *nl = unread ? memrchr(r->buf + r->head, '\n', unread) : NULL;
+        if (nl || (r->eof && unread)) {
+            *s = r->buf + r->head;
+            *len = nl ? (size_t)(nl - *s) + 1 : unread;
+            r->head += *len;
+            return MFKV_OK;
+        }
+        if (r->eof) return MFKV_NOTFOUND;
+        int rc = refill(r, d);
+        if (rc) return rc;
+    }
 }
 
 int mfkv_lines_each(const char *path, mfkv_line_fn fn, void *ctx, size_t *n_lines, mfkv_diag *d)

@@ -7,14 +7,14 @@
  * is dropped, and a line may end in "\n", "\r\n" or nothing (the last line).
  * Lines may hold NUL bytes, so callers get a length.  Empty lines are
  * returned too: whether a blank line means anything is the format's call.
- * A regular file is mapped whole (mmap) rather than read into the buffer,
- * which saves copying every byte once; pipes and the like are read.  The
- * file must not shrink while it is read, as with any mapped input.
+ * Files are read, never mapped, so one that shrinks while it is read is an
+ * error naming it (MFKV_IO) rather than a SIGBUS.
  */
 #ifndef MFKV_IO_LINES_H
 #define MFKV_IO_LINES_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../common/diag.h"
@@ -26,7 +26,8 @@ typedef struct mfkv_lines {
     char *buf;
     size_t cap, head, tail; /* unread bytes are buf[head..tail) */
     int eof;
-    int mapped;             /* buf is the whole file, mapped: nothing to read or copy */
+    int regular;            /* a regular file, whose size at open was size */
+    uintmax_t size, bytes_read;
 } mfkv_lines;
 
 /* A line longer than this is refused rather than buffered whole. */
@@ -38,9 +39,20 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d);
 void mfkv_lines_close(mfkv_lines *r);
 
 /* The next line, without its line end, in *s and *len; valid until the next
- * call.  Returns MFKV_OK, MFKV_NOTFOUND at the end of the file, or MFKV_IO,
+ * call.  Returns MFKV_OK, MFKV_NOTFOUND at the end of the file, or MFKV_IO
+ * (also when a regular file ends before the size it had when opened),
  * MFKV_NOMEM, MFKV_LIMIT (a line longer than MFKV_MAX_LINE_LEN). */
 int mfkv_lines_next(mfkv_lines *r, const char **s, size_t *len, mfkv_diag *d);
+
+/* The unread whole lines, for a caller that splits them itself (in
+ * parallel): all up to the last "\n" in the buffer, or to the end of the
+ * file; MFKV_NOTFOUND at the end.  The buffer is first grown to @p want
+ * bytes, so a block is about that long.  The lines are not counted and keep
+ * their "\r\n" (and a byte order mark only mfkv_lines_next drops, so line
+ * 1 is read with it): the caller adds the lines of the block to r->line, which
+ * later messages of mfkv_lines_next and this function name.  Errors as for
+ * mfkv_lines_next. */
+int mfkv_lines_block(mfkv_lines *r, size_t want, const char **s, size_t *len, mfkv_diag *d);
 
 /* Call @p fn on every line of @p path (its number in r->line), stopping at
  * the first non-zero status, which is returned; *n_lines receives the

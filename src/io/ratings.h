@@ -36,6 +36,9 @@ typedef struct mfkv_ratings_opts {
      * (user_id/userId/user, item_id/movieId/item, rating, timestamp). */
     const char *user_col, *item_col, *rating_col;
     int skip_invalid;
+    /* Threads that read lines in parallel: 0 means one per online CPU (at
+     * most 8).  What is loaded, and every message, is the same for any. */
+    unsigned threads;
 } mfkv_ratings_opts;
 
 int mfkv_ratings_load(const char *path, const mfkv_ratings_opts *opts, mfkv_ratings *out,

@@ -3,13 +3,15 @@
  *
  *   zig-out/bench/bench_load ndjson WEIGHTS.ndjson [REPEATS]
  *   zig-out/bench/bench_load csv USERS.csv ITEMS.csv [REPEATS]
- *   zig-out/bench/bench_load ratings RATINGS [REPEATS]
+ *   zig-out/bench/bench_load ratings RATINGS [REPEATS [THREADS]]
  *   zig-out/bench/bench_load movies MOVIES [REPEATS]
  *
  * Prints one JSON line: the best wall time of REPEATS loads (default 3, so
  * a cold page cache on the first does not decide the figure), the best CPU
  * time (the steadier figure on a shared machine), the bytes read and what
- * was loaded.  tools/bench_load.py runs it next to its peers.
+ * was loaded.  THREADS: mfkv_ratings_opts.threads (default 1: one core, the
+ * figure issue 9 sets; 0 is the library's default, one per CPU).
+ * tools/bench_load.py runs it next to its peers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +31,13 @@ static long long file_size(const char *path)
 }
 
 /* Load once; *what describes the result for the output line. */
-static int load(const char *format, char **files, char what[128], mfkv_diag *d)
+static int load(const char *format, char **files, unsigned threads, char what[128], mfkv_diag *d)
 {
     int rc;
     if (!strcmp(format, "ratings")) {
         mfkv_ratings r;
-        if ((rc = mfkv_ratings_load(files[0], NULL, &r, d))) return rc;
+        mfkv_ratings_opts opts = {.threads = threads};
+        if ((rc = mfkv_ratings_load(files[0], &opts, &r, d))) return rc;
         snprintf(what, 128, "%zu ratings, %u users, %u items", r.n, r.users.n, r.items.n);
         mfkv_ratings_free(&r);
     } else if (!strcmp(format, "movies")) {
@@ -56,13 +59,16 @@ static int load(const char *format, char **files, char what[128], mfkv_diag *d)
 int main(int argc, char **argv)
 {
     int n_files = argc > 1 && !strcmp(argv[1], "csv") ? 2 : 1;
-    if (argc < 2 + n_files || argc > 3 + n_files ||
+    int max_args = 3 + n_files + (argc > 1 && !strcmp(argv[1], "ratings"));
+    if (argc < 2 + n_files || argc > max_args ||
         (strcmp(argv[1], "ndjson") && strcmp(argv[1], "csv") && strcmp(argv[1], "ratings") &&
          strcmp(argv[1], "movies"))) {
-        fprintf(stderr, "usage: %s ndjson|csv|ratings|movies FILE [ITEMS.csv for csv] [REPEATS]\n", argv[0]);
+        fprintf(stderr, "usage: %s ndjson|csv|ratings|movies FILE [ITEMS.csv for csv] [REPEATS [THREADS for ratings]]\n",
+                argv[0]);
         return 2;
     }
-    int repeats = argc == 3 + n_files ? atoi(argv[2 + n_files]) : 3;
+    int repeats = argc >= 3 + n_files ? atoi(argv[2 + n_files]) : 3;
+    unsigned threads = argc == 4 + n_files ? (unsigned)atoi(argv[3 + n_files]) : 1;
     long long bytes = 0;
     for (int i = 0; i < n_files; i++) bytes += file_size(argv[2 + i]);
     double best = 1e300, best_cpu = 1e300;
@@ -72,7 +78,7 @@ int main(int argc, char **argv)
         struct timespec c0, c1;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         double t0 = mfkv_now();
-        if (load(argv[1], argv + 2, what, &d)) {
+        if (load(argv[1], argv + 2, threads, what, &d)) {
             fprintf(stderr, "%s\n", d.msg);
             return 3;
         }
