@@ -38,7 +38,7 @@ int cmd_dump(int argc, char **argv)
     size_t len;
     mfkv_list list;
     while (rc == MFKV_OK && (rc = mfkv_iter_next(it, &id, &len, &list)) == MFKV_OK)
-        rc = out_print_list(stdout, st, OUT_TSV, titles, id, len, &list, n, 0);
+        rc = out_print_list(stdout, st, OUT_TSV, titles, OUT_FB_NONE, id, len, &list, n, 0);
     mfkv_iter_end(it);
     mfkv_close(st);
     if (rc != MFKV_NOTFOUND) {

@@ -12,16 +12,26 @@ static void usage(FILE *out)
 {
     fputs("usage: mfkv get [options] ID... | -\n"
           "\n"
-          "Print the stored top-K of each user ID ('-' reads ids from stdin, one per line).\n"
+          "Print the stored top-K of each user ID ('-' reads ids from stdin, one per line,\n"
+          "spaces, tabs and '\\r' around each id ignored).\n"
           "\n"
           "options:\n"
           "  -s, --store PATH     store file (default: $MFKV_STORE, else ./" MFKV_DEFAULT_STORE ")\n"
           "  -n, --count N        print at most N entries per user (default: all stored)\n"
           "  -f, --format FMT     text (default), tsv (user_id rank item_id score), json (one\n"
-          "                       object per line), predict (the reference endpoint's body:\n"
+          "                       object per line, the shape of the server's\n"
+          "                       GET /v1/users/ID/recommendations:\n"
+          "                       {\"user_id\":\"1\",\"fallback\":false,\"items\":[{\"item_id\":\"3382\",\n"
+          "                       \"title\":\"..\",\"genres\":[\"Drama\"],\"score\":7.16}]}),\n"
+          "                       predict (the reference endpoint's body:\n"
           "                       {\"predictions\":[{\"predicted_rating\":[...],\"predicted_item_id\":[...]}]})\n"
-          "  -t, --titles         add item titles and genres (text, tsv, json)\n"
-          "      --fallback       answer unknown users with the store's fallback list\n"
+          "                       In tsv and json an id not found still gets its line (tsv: the\n"
+          "                       id and empty fields; json: {\"user_id\":..,\"error\":\"not found\"}),\n"
+          "                       so output lines up with input\n"
+          "  -t, --titles         add item titles and genres (text, tsv; json always has them)\n"
+          "      --fallback       answer unknown users with the store's fallback list, marked\n"
+          "                       as such: json \"fallback\":true, a last tsv column 1 (0 for\n"
+          "                       a user's own list), a note after \"user ID\" in text\n"
           "      --no-verify      skip per-record checksum verification\n"
           "  -h, --help           this text\n"
           "\n"
@@ -30,7 +40,8 @@ static void usage(FILE *out)
           "  mfkv get -n 10 --titles 1 2 3\n"
           "  cut -f1 users.tsv | mfkv get -f tsv -\n"
           "\n"
-          "exit codes: 0 all found, 1 some id not found, 2 usage, 3 error, 4 corrupt store\n",
+          "exit codes: 0 all found, 1 some id not found, 2 usage, 3 error (a folder given\n"
+          "as STORE too), 4 corrupt, foreign or newer store\n",
           out);
 }
 
@@ -45,6 +56,13 @@ typedef struct get_ctx {
     uint32_t shard_index, shard_count; /* shard_count 0: a whole store */
 } get_ctx;
 
+/* Not found: say so on stderr, and in tsv and json keep the line. */
+static void missing(get_ctx *g, const char *id, size_t len)
+{
+    out_print_missing(stdout, g->fmt, g->titles, g->fallback ? OUT_FB_NO : OUT_FB_NONE, id, len);
+    g->missing = 1;
+}
+
 /* One id: print its list; returns a status other than NOTFOUND on hard errors. */
 static int get_one(get_ctx *g, const char *id, size_t len)
 {
@@ -56,13 +74,17 @@ static int get_one(get_ctx *g, const char *id, size_t len)
     if (rc == MFKV_NOTFOUND && home != g->shard_index) {
         cli_error("user '%.*s' not found: it belongs to shard %u/%u, this store holds shard %u/%u", (int)len, id, home,
                   g->shard_count, g->shard_index, g->shard_count);
-        g->missing = 1;
+        missing(g, id, len);
         return MFKV_OK;
     }
-    if (rc == MFKV_NOTFOUND && g->fallback) rc = mfkv_fallback(g->st, &list);
+    out_fallback fb = g->fallback ? OUT_FB_NO : OUT_FB_NONE;
+    if (rc == MFKV_NOTFOUND && g->fallback) {
+        rc = mfkv_fallback(g->st, &list);
+        fb = OUT_FB_YES;
+    }
     if (rc == MFKV_NOTFOUND) {
         cli_error("user '%.*s' not found", (int)len, id);
-        g->missing = 1;
+        missing(g, id, len);
         return MFKV_OK;
     }
     if (rc) {
@@ -70,10 +92,15 @@ static int get_one(get_ctx *g, const char *id, size_t len)
         cli_error("%s: user '%.*s': %s", g->path, (int)len, id, mfkv_strerror(rc));
         return rc;
     }
-    rc = out_print_list(stdout, g->st, g->fmt, g->titles, id, len, &list, g->n, g->first);
+    rc = out_print_list(stdout, g->st, g->fmt, g->titles, fb, id, len, &list, g->n, g->first);
     if (rc) cli_error("user '%.*s': %s", (int)len, id, mfkv_strerror(rc));
     g->first = 0;
     return rc;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
 static int get_stdin(get_ctx *g)
@@ -83,9 +110,12 @@ static int get_stdin(get_ctx *g)
     ssize_t len;
     int rc = MFKV_OK;
     while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        /* Ids are trimmed: " 2" and "3\r" (a CRLF file) are users 2 and 3. */
+        char *id = line;
+        while (len > 0 && is_space(id[len - 1])) len--;
+        while (len > 0 && is_space(*id)) id++, len--;
         if (len == 0) continue;
-        rc = get_one(g, line, (size_t)len);
+        rc = get_one(g, id, (size_t)len);
     }
     free(line);
     return rc;
@@ -130,6 +160,8 @@ int cmd_get(int argc, char **argv)
     mfkv_info info;
     mfkv_info_get(g.st, &info);
     mfkv_provenance_shard(info.provenance, info.provenance_len, &g.shard_index, &g.shard_count);
+    if (g.titles && !info.has_titles && g.fmt != OUT_PREDICT)
+        cli_error("warning: %s has no titles (build it with --titles FILE): --titles adds nothing", g.path);
     if (g.fmt == OUT_PREDICT) fputs("{\"predictions\":[", stdout);
     for (int i = optind; i < argc && !rc; i++)
         rc = strcmp(argv[i], "-") ? get_one(&g, argv[i], strlen(argv[i])) : get_stdin(&g);
