@@ -86,7 +86,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_u32(const char *opt, const char *s, unsigned long min, unsigned long max, uint32_t *out);
 int cli_parse_double(const char *opt, const char *s, double *out);
 
-/* On SIGINT, SIGTERM and SIGHUP remove the output being written, then die. */
+/* On SIGINT, SIGTERM and SIGHUP remove the temporary file or folder being
+ * written (mfkv_atomic_remove_pending), then die of the signal. */
 void cli_remove_partial_on_signals(void);
 
 /* Subcommands: argv[0] is the subcommand name; getopt_long-ready. */

@@ -17,7 +17,9 @@ static void usage(FILE *out)
             "(mean_absolute_error, mean_squared_error, mean_squared_log_error,\n"
             "median_absolute_error, r2_score, explained_variance) and ranking metrics at k\n"
             "(precision, recall, NDCG, MAP) where an item is relevant when rated >= the\n"
-            "threshold, each user's list ranking every item not rated in training.\n\n"
+            "threshold, each user's list ranking every item not rated in training.\n"
+            "Those lists are the ones a store built from MODEL serves: the predicted rating\n"
+            "with every bias, exact (as mfkv build ranks), ties by item id.\n\n"
             "When RATINGS is the very file the model was trained on with --holdout, only\n"
             "its held-out ratings are evaluated and its training ratings are left out of\n"
             "the lists.  Any other file is evaluated whole, as new data, and no item is\n"
@@ -128,7 +130,10 @@ int cmd_eval(int argc, char **argv)
     if (ec) return ec;
     mfkv_diag d = {0};
     mfkv_ratings r = {0};
-    int rc = mfkv_ratings_load(argv[optind + 1], &ropts, &r, &d);
+    /* Item index order = id order: the lists tie as a store's do. */
+    int rc = mfkv_model_sort_items(&m);
+    if (rc) mfkv_fail(&d, rc, "out of memory sorting the model's items");
+    if (!rc) rc = mfkv_ratings_load(argv[optind + 1], &ropts, &r, &d);
     uint8_t *is_test = NULL;
     const char *split = "all";
     if (!rc && info.opts.holdout > 0 && info.n_ratings == r.n &&

@@ -151,6 +151,7 @@ int cmd_train(int argc, char **argv)
         return MFKV_EXIT_USAGE;
     }
     if (cli_check_output(output)) return MFKV_EXIT_INPUT;
+    cli_remove_partial_on_signals();
     mfkv_ratings r = {0};
     int rc = mfkv_ratings_load(argv[optind], &ropts, &r, &d);
     if (rc) {
