@@ -6,7 +6,7 @@ store does, train saying why it stopped, and no temporaries left by a signal.
 Expected values come from the fixtures, the README, the server (a different
 code path) or a brute force here, never from the command under test alone.
 """
-import math
+import json
 import os
 import random
 import re
@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from mfkv_util import MFKV, id_key, run
+from mfkv_util import MFKV, id_key, ranking_metrics, run
 from test_serve import MOVIES, WEIGHTS_A, Server
 from test_train import write_model_file
 
@@ -146,7 +146,7 @@ def test_get_json_is_the_servers_bytes_fallback_marked(store):
             assert cli.encode() == body, user
     finally:
         assert s.stop() == 0
-    obj = __import__("json").loads(cli)
+    obj = json.loads(cli)
     assert obj["fallback"] is True and isinstance(obj["items"][0]["genres"], list)
 
 
@@ -163,7 +163,7 @@ def test_stdin_ids_trimmed_and_missing_ids_keep_their_line(store):
     ids = " 1\r\n2 \n\tnobody\n\n3\r\n"
     p = run("get", "-s", store, "-f", "json", "-", stdin=ids, check=False)
     assert p.returncode == 1 and "'nobody' not found" in p.stderr
-    objs = [__import__("json").loads(line) for line in p.stdout.splitlines()]
+    objs = [json.loads(line) for line in p.stdout.splitlines()]
     assert [o["user_id"] for o in objs] == ["1", "2", "nobody", "3"]
     assert objs[2] == {"user_id": "nobody", "error": "not found"}
     assert all(o["items"] for o in objs if "error" not in o)
@@ -211,28 +211,13 @@ def test_eval_ranking_metrics_describe_the_stores_lists(tmp_path):
     for u in users:  # the four tied items are on top, each pair in id order
         assert set(lists[u]) <= {"9", "10", "100", "abc"} and "9" in lists[u] and "100" in lists[u], lists[u]
         assert lists[u].index("9") < lists[u].index("10") if "10" in lists[u] else lists[u][-1] == "9"
-    sums, n = {"precision_at_k": 0, "recall_at_k": 0, "ndcg_at_k": 0, "map_at_k": 0}, 0
-    for u in users:
-        rel = {i for uu, i, r in ratings if uu == u and r >= threshold}
-        if not rel:
-            continue
-        n += 1
-        hits = dcg = ap = 0
-        for j, i in enumerate(lists[u][:k]):
-            if i in rel:
-                hits += 1
-                dcg += 1 / math.log2(j + 2)
-                ap += hits / (j + 1)
-        ideal = min(len(rel), k)
-        sums["precision_at_k"] += hits / k
-        sums["recall_at_k"] += hits / len(rel)
-        sums["ndcg_at_k"] += dcg / sum(1 / math.log2(j + 2) for j in range(ideal))
-        sums["map_at_k"] += ap / ideal
-    got = __import__("json").loads(run("eval", tmp_path / "m.mfkvm", tmp_path / "r.csv", "-k", k,
+    relevant = {u: {i for uu, i, r in ratings if uu == u and r >= threshold} for u in users}
+    want, n = ranking_metrics(lists, relevant, k)
+    got = json.loads(run("eval", tmp_path / "m.mfkvm", tmp_path / "r.csv", "-k", k,
                                        "--format", "json").stdout)
     assert got["ranked_users"] == n
-    for key, v in sums.items():
-        assert got[key] == pytest.approx(v / n, rel=1e-9), key
+    for key, v in want.items():
+        assert got[key] == pytest.approx(v, rel=1e-9), key
     assert sorted(items, key=id_key)[:2] == ["9", "10"]
 
 
