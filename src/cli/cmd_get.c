@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "builder/shard.h"
+#include "common/buf.h"
+#include "common/predict_json.h"
 #include "cli.h"
 #include "output.h"
 
@@ -31,7 +33,9 @@ static void usage(FILE *out)
           "  -t, --titles         add item titles and genres (text, tsv; json always has them)\n"
           "      --fallback       answer unknown users with the store's fallback list, marked\n"
           "                       as such: json \"fallback\":true, a last tsv column 1 (0 for\n"
-          "                       a user's own list), a note after \"user ID\" in text\n"
+          "                       a user's own list), a note after \"user ID\" in text, and in\n"
+          "                       predict \"fallback\":true|false on every row when any is one\n"
+          "                       (the server's answer, byte for byte)\n"
           "      --no-verify      skip per-record checksum verification\n"
           "  -h, --help           this text\n"
           "\n"
@@ -54,7 +58,42 @@ typedef struct get_ctx {
     int first;
     int missing;
     uint32_t shard_index, shard_count; /* shard_count 0: a whole store */
+    /* predict with --fallback: the server marks every row "fallback" when
+     * any row is the fallback list, so the answer is formatted at the end,
+     * by the server's code, from the lists kept here. */
+    mfkv_list *rows;
+    unsigned char *row_fallback;
+    size_t n_rows, cap_rows;
 } get_ctx;
+
+static int keep_row(get_ctx *g, const mfkv_list *list, int fallback)
+{
+    if (g->n_rows == g->cap_rows) {
+        size_t cap = g->cap_rows ? 2 * g->cap_rows : 64;
+        mfkv_list *rows = realloc(g->rows, cap * sizeof *rows);
+        if (rows) g->rows = rows;
+        unsigned char *fb = realloc(g->row_fallback, cap);
+        if (fb) g->row_fallback = fb;
+        if (!rows || !fb) return MFKV_NOMEM;
+        g->cap_rows = cap;
+    }
+    g->rows[g->n_rows] = *list;
+    g->row_fallback[g->n_rows++] = (unsigned char)fallback;
+    return MFKV_OK;
+}
+
+static int print_kept_rows(get_ctx *g)
+{
+    mfkv_buf b;
+    mfkv_buf_init(&b);
+    mfkv_predict_extra extra = {.fallback = g->row_fallback};
+    int rc = mfkv_format_predict_extra(g->st, g->rows, g->n_rows, g->n == UINT32_MAX ? 0 : g->n, MFKV_PREDICT_ROWS,
+                                       &extra, &b);
+    if (!rc) fwrite(b.data, 1, b.len, stdout);
+    else cli_error("%s: %s", g->path, mfkv_strerror(rc));
+    mfkv_buf_free(&b);
+    return rc;
+}
 
 /* Not found: say so on stderr, and in tsv and json keep the line. */
 static void missing(get_ctx *g, const char *id, size_t len)
@@ -92,6 +131,7 @@ static int get_one(get_ctx *g, const char *id, size_t len)
         cli_error("%s: user '%.*s': %s", g->path, (int)len, id, mfkv_strerror(rc));
         return rc;
     }
+    if (g->fmt == OUT_PREDICT && g->fallback) return keep_row(g, &list, fb == OUT_FB_YES);
     rc = out_print_list(stdout, g->st, g->fmt, g->titles, fb, id, len, &list, g->n, g->first);
     if (rc) cli_error("user '%.*s': %s", (int)len, id, mfkv_strerror(rc));
     g->first = 0;
@@ -162,10 +202,14 @@ int cmd_get(int argc, char **argv)
     mfkv_provenance_shard(info.provenance, info.provenance_len, &g.shard_index, &g.shard_count);
     if (g.titles && !info.has_titles && g.fmt != OUT_PREDICT)
         cli_error("warning: %s has no titles (build it with --titles FILE): --titles adds nothing", g.path);
-    if (g.fmt == OUT_PREDICT) fputs("{\"predictions\":[", stdout);
+    int streamed = g.fmt == OUT_PREDICT && !g.fallback;
+    if (streamed) fputs("{\"predictions\":[", stdout);
     for (int i = optind; i < argc && !rc; i++)
         rc = strcmp(argv[i], "-") ? get_one(&g, argv[i], strlen(argv[i])) : get_stdin(&g);
-    if (g.fmt == OUT_PREDICT) fputs("]}\n", stdout);
+    if (streamed) fputs("]}\n", stdout);
+    if (!rc && g.fmt == OUT_PREDICT && g.fallback) rc = print_kept_rows(&g);
+    free(g.rows);
+    free(g.row_fallback);
     mfkv_close(g.st);
     if (fflush(stdout) != 0) {
         cli_error("write error on standard output");

@@ -136,7 +136,7 @@ def test_train_threads_default_to_the_online_cpus(tmp_path):
 # ---------------------------------------------------------------- get: one JSON shape
 
 
-def test_get_json_is_the_servers_bytes_fallback_marked(store):
+def test_get_json_and_predict_are_the_servers_bytes_fallback_marked(store):
     s = Server(str(store), "--fallback")
     try:
         for user, flags in (("1", []), ("nobody", ["--fallback"])):
@@ -144,6 +144,10 @@ def test_get_json_is_the_servers_bytes_fallback_marked(store):
             assert status == 200
             cli = run("get", "-s", store, "-f", "json", "-n", 3, *flags, user).stdout
             assert cli.encode() == body, user
+        # predict: rows marked "fallback" as the server marks them
+        status, _, body = s.predict({"instances": [{"user_id": "1"}, {"user_id": "nobody"}], "n": 2})
+        assert status == 200 and b'"fallback":true' in body
+        assert run("get", "-s", store, "-f", "predict", "-n", 2, "--fallback", "1", "nobody").stdout.encode() == body
     finally:
         assert s.stop() == 0
     obj = json.loads(cli)
