@@ -74,7 +74,10 @@ static int keep_row(get_ctx *g, const mfkv_list *list, int fallback)
         if (rows) g->rows = rows;
         unsigned char *fb = realloc(g->row_fallback, cap);
         if (fb) g->row_fallback = fb;
-        if (!rows || !fb) return MFKV_NOMEM;
+        if (!rows || !fb) {
+            cli_error("out of memory keeping %zu lists for the predict answer", g->n_rows);
+            return MFKV_NOMEM;
+        }
         g->cap_rows = cap;
     }
     g->rows[g->n_rows] = *list;

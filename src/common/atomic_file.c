@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -35,7 +35,7 @@ static void remove_folder_at(int parent, const char *name)
 {
     int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return;
-    for (int pass = 0; unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno == ENOTEMPTY && pass < 8; pass++) {
+    for (int pass = 0; unlinkat(parent, name, AT_REMOVEDIR) != 0 && (errno == ENOTEMPTY || errno == EEXIST) && pass < 8; pass++) {
         _Alignas(8) char buf[4096];
         long n;
         lseek(fd, 0, SEEK_SET);
