@@ -73,6 +73,9 @@ int cli_check_output(const char *path);
 /* Map a library status to the exit code above. */
 int cli_exit_for(int status);
 
+/* With --titles asked for (@p titles), warn once when the store has none. */
+void cli_warn_if_no_titles(mfkv_store *st, const char *path, int titles);
+
 /* The default of every --threads: the online CPUs (at least 1). */
 uint32_t cli_online_cpus(void);
 

@@ -31,6 +31,7 @@ int cmd_dump(int argc, char **argv)
     mfkv_store *st;
     int rc = cli_open_store(store, 0, &st);
     if (rc) return rc;
+    cli_warn_if_no_titles(st, cli_store_path(store), titles);
     mfkv_iter *it;
     rc = mfkv_iter_begin(st, &it);
     fputs(titles ? "user_id\trank\titem_id\tscore\ttitle\tgenres\n" : "user_id\trank\titem_id\tscore\n", stdout);

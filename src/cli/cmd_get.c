@@ -203,8 +203,7 @@ int cmd_get(int argc, char **argv)
     mfkv_info info;
     mfkv_info_get(g.st, &info);
     mfkv_provenance_shard(info.provenance, info.provenance_len, &g.shard_index, &g.shard_count);
-    if (g.titles && !info.has_titles && g.fmt != OUT_PREDICT)
-        cli_error("warning: %s has no titles (build it with --titles FILE): --titles adds nothing", g.path);
+    cli_warn_if_no_titles(g.st, g.path, g.titles && g.fmt != OUT_PREDICT);
     int streamed = g.fmt == OUT_PREDICT && !g.fallback;
     if (streamed) fputs("{\"predictions\":[", stdout);
     for (int i = optind; i < argc && !rc; i++)

@@ -92,6 +92,14 @@ int cli_exit_for(int status)
     }
 }
 
+void cli_warn_if_no_titles(mfkv_store *st, const char *path, int titles)
+{
+    mfkv_info info;
+    mfkv_info_get(st, &info);
+    if (titles && !info.has_titles)
+        cli_error("warning: %s has no titles (build it with --titles FILE): --titles adds nothing", path);
+}
+
 uint32_t cli_online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -177,12 +177,13 @@ def test_stdin_ids_trimmed_and_missing_ids_keep_their_line(store):
     assert rows[2] == ["nobody", "", "", "", "", ""]
 
 
-def test_titles_on_a_store_without_titles_warns_once(tmp_path):
+def test_titles_on_a_store_without_titles_warns_once_in_get_and_dump(tmp_path):
     plain = tmp_path / "plain.mfkv"
     run("build", "--weights", WEIGHTS_A, "-k", 2, "-o", plain, "-q")
     p = run("get", "-s", plain, "--titles", "1", "2")
     assert p.stderr.count("has no titles") == 1
     assert "has no titles" not in run("get", "-s", plain, "1").stderr
+    assert run("dump", "--titles", plain).stderr.count("has no titles") == 1
 
 
 # ---------------------------------------------------------------- eval ranks as the store does
