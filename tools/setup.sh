@@ -1,8 +1,10 @@
 #!/bin/sh
-# Install whatever mfkv needs that is missing on a Debian 12 machine, then
-# build it.  Idempotent: a second run installs nothing.  Run as root (or with
-# sudo available).  Python packages, including the pinned Zig, go into a
-# virtual environment at .venv so the system Python is left alone.
+# Install whatever mfkv needs that is missing on a Debian 12 machine: the
+# Debian packages below, and a virtual environment at .venv (so the system
+# Python is left alone) with the pinned Zig, the test tools and the Python
+# package.  It does not build: run `tools/zig build` next (the binary is then
+# zig-out/bin/mfkv).  Idempotent: a second run installs nothing.  Run as root
+# (or with sudo available).
 #
 # Opt-in extras, for the commands that need more than building and testing:
 #   --fuzz   clang-14 and its libFuzzer/sanitizer runtimes (tools/fuzz.sh)

@@ -29,9 +29,12 @@ static void usage(FILE *out)
           "  --weights FILE        BigQuery ML `SELECT * FROM ML.WEIGHTS(MODEL m)` as NDJSON\n"
           "    --user-column NAME  processed_input of the user side (default: the name\n"
           "                        containing \"user\")\n"
-          "  --users FILE --items FILE\n"
-          "                        the unnested long CSV form (id,bias,factor,weight)\n"
-          "    --global-bias X     the global intercept, not in those files (default 0)\n"
+          "  --users FILE --items FILE --global-bias X\n"
+          "                        the unnested long CSV form (id,bias,factor,weight);\n"
+          "                        X is the global intercept (the global__INTERCEPT__\n"
+          "                        row of ML.WEIGHTS), which those files do not carry:\n"
+          "                        required, since without it every stored score would\n"
+          "                        be off by it (give 0 if the model has none)\n"
           "  --npy DIR             user_factors.npy, item_factors.npy, [user_bias.npy,\n"
           "                        item_bias.npy], user_ids.txt, item_ids.txt, [global_bias.txt]\n"
           "  --model FILE          a model written by `mfkv train`\n"
@@ -39,7 +42,7 @@ static void usage(FILE *out)
           "options:\n"
           "  -o, --output STORE    where to publish (default: -s, $MFKV_STORE, ./" MFKV_DEFAULT_STORE ")\n"
           "  -s, --store STORE     same as --output\n"
-          "  -k N                  list length per user, 1..100000 (default 50)\n"
+          "  -k, --k N             list length per user, 1..100000 (default 50)\n"
           "  --titles FILE         movies.dat or movies.csv: titles and genres for display\n"
           "  --exclude-seen FILE   ratings (ratings.dat, ratings.csv, or CSV/TSV with a header):\n"
           "                        never recommend an item the user already rated\n"
@@ -49,7 +52,7 @@ static void usage(FILE *out)
           "  --shard I/N           keep only the users of shard I of N (0 <= I < N): a hash\n"
           "                        of the user id (src/format.h); lists, items and fallback\n"
           "                        are exactly the full build's. `mfkv merge` joins shards\n"
-          "  --threads N           worker threads (default: all CPUs)\n"
+          "  --threads N           worker threads (default: all online CPUs)\n"
           "  --timings             print seconds spent loading, preparing, computing the\n"
           "                        lists and writing, and the BLAS kernels used, on\n"
           "                        stderr (also with --quiet)\n"
@@ -65,7 +68,8 @@ static void usage(FILE *out)
           "  mfkv build --users users.csv --items items.csv --global-bias 3.58 -k 100\n"
           "  mfkv build --model model.mfkvm --titles movies.csv --exclude-seen ratings.csv\n"
           "\n"
-          "exit codes: 0 built, 2 usage, 3 bad input or I/O error\n",
+          "exit codes: 0 built, 2 usage, 3 bad input or I/O error, 4 a --model file that\n"
+          "is corrupt, not a model file (a store, say) or newer (see mfkv --help)\n",
           out);
 }
 
@@ -122,7 +126,7 @@ static int parse_shard(const char *s, build_args *a)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, build_args *a)
+static cli_parsed parse_args(int argc, char **argv, build_args *a)
 {
     enum { O_WEIGHTS = 256, O_USERCOL, O_USERS, O_ITEMS, O_GB, O_NPY, O_MODEL, O_TITLES, O_EXCL, O_SKIP, O_NOFB, O_THREADS, O_TIMINGS, O_SHARD };
     static const struct option opts[] = {
@@ -134,7 +138,8 @@ static int parse_args(int argc, char **argv, build_args *a)
         {"exclude-seen", required_argument, 0, O_EXCL}, {"skip-invalid", no_argument, 0, O_SKIP},
         {"no-fallback", no_argument, 0, O_NOFB},      {"threads", required_argument, 0, O_THREADS},
         {"timings", no_argument, 0, O_TIMINGS},       {"quiet", no_argument, 0, 'q'},
-        {"shard", required_argument, 0, O_SHARD},
+        {"shard", required_argument, 0, O_SHARD},     {"k", required_argument, 0, 'k'},
+        {"user-col", required_argument, 0, O_USERCOL}, /* hidden: train's old spelling */
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -147,53 +152,59 @@ static int parse_args(int argc, char **argv, build_args *a)
         case O_ITEMS: a->items = optarg; break;
         case O_GB:
             a->global_bias_text = optarg;
-            if (cli_parse_double("--global-bias", optarg, &a->global_bias)) return -1;
+            if (cli_parse_double("--global-bias", optarg, &a->global_bias)) return CLI_PARSED_USAGE;
             break;
         case O_NPY: a->npy = optarg; break;
         case O_MODEL: a->model = optarg; break;
         case 'o': case 's': a->output = optarg; break;
-        case 'k': if (cli_parse_u32("-k", optarg, 1, 100000, &a->k)) return -1; break;
+        case 'k': if (cli_parse_u32("-k", optarg, 1, 100000, &a->k)) return CLI_PARSED_USAGE; break;
         case O_TITLES: a->titles = optarg; break;
         case O_EXCL: a->exclude = optarg; break;
         case O_SKIP: a->skip_invalid = 1; break;
         case O_NOFB: a->no_fallback = 1; break;
-        case O_THREADS: if (cli_parse_u32("--threads", optarg, 1, 1024, &a->threads)) return -1; break;
+        case O_THREADS: if (cli_parse_u32("--threads", optarg, 1, 1024, &a->threads)) return CLI_PARSED_USAGE; break;
         case O_TIMINGS: a->timings = 1; break;
-        case O_SHARD: if (parse_shard(optarg, a)) return -1; break;
+        case O_SHARD: if (parse_shard(optarg, a)) return CLI_PARSED_USAGE; break;
         case 'q': a->quiet = 1; break;
-        case 'h': usage(stdout); return 1;
-        default: usage(stderr); return -1;
+        case 'h': usage(stdout); return CLI_PARSED_HELP;
+        default: usage(stderr); return CLI_PARSED_USAGE;
         }
     }
     if (optind < argc) {
         cli_error("build: unexpected argument '%s' (inputs are given with --weights, --users/--items, --npy or --model)", argv[optind]);
-        return -1;
+        return CLI_PARSED_USAGE;
     }
     int inputs = !!a->weights + !!a->users + !!a->npy + !!a->model;
     if (inputs != 1 || !!a->users != !!a->items) {
         cli_error("build: give exactly one input: --weights FILE, --users FILE --items FILE, --npy DIR or --model FILE");
-        return -1;
+        return CLI_PARSED_USAGE;
     }
     if (a->user_column && !a->weights) {
         cli_error("build: --user-column only applies to --weights");
-        return -1;
+        return CLI_PARSED_USAGE;
+    }
+    if (a->users && !a->global_bias_text) {
+        cli_error("build: --users/--items need --global-bias X: the long CSV form carries no global\n"
+                  "  intercept, so without it every stored score would be off by it (BigQuery ML:\n"
+                  "  the global__INTERCEPT__ row of ML.WEIGHTS; give --global-bias 0 if there is none)");
+        return CLI_PARSED_USAGE;
     }
     if (a->global_bias_text && !a->users) {
         cli_error("build: --global-bias only applies to --users/--items (the other inputs carry it)");
-        return -1;
+        return CLI_PARSED_USAGE;
     }
     if (a->skip_invalid && !a->exclude) {
         cli_error("build: --skip-invalid only applies to --exclude-seen");
-        return -1;
+        return CLI_PARSED_USAGE;
     }
-    return 0;
+    return CLI_PARSED_RUN;
 }
 
 int cmd_build(int argc, char **argv)
 {
     build_args a = {.k = 50};
-    int pr = parse_args(argc, argv, &a);
-    if (pr) return pr > 0 ? MFKV_EXIT_OK : MFKV_EXIT_USAGE;
+    cli_parsed pr = parse_args(argc, argv, &a);
+    if (pr != CLI_PARSED_RUN) return pr == CLI_PARSED_HELP ? MFKV_EXIT_OK : MFKV_EXIT_USAGE;
     const char *output = cli_store_path(a.output);
     int64_t when;
     if (build_time(&when)) return MFKV_EXIT_USAGE;
@@ -216,7 +227,7 @@ int cmd_build(int argc, char **argv)
         goto out;
     }
     double loaded = mfkv_now();
-    if (seen.skipped) cli_error("warning: %s: %zu invalid lines skipped", a.exclude, seen.skipped);
+    cli_report_skipped(a.exclude, seen.skipped);
 
     /* Every input file is digested into the provenance; an npy folder by its files. */
     static const char *const npy_names[] = {MFKV_NPY_USER_FACTORS, MFKV_NPY_ITEM_FACTORS, MFKV_NPY_USER_BIAS,
@@ -272,5 +283,5 @@ out:
     mfkv_model_free(&m);
     if (a.exclude) mfkv_ratings_free(&seen);
     if (a.titles) mfkv_movies_free(&movies);
-    return rc ? MFKV_EXIT_INPUT : MFKV_EXIT_OK;
+    return cli_exit_for(rc);
 }

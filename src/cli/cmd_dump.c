@@ -31,6 +31,7 @@ int cmd_dump(int argc, char **argv)
     mfkv_store *st;
     int rc = cli_open_store(store, 0, &st);
     if (rc) return rc;
+    cli_warn_if_no_titles(st, cli_store_path(store), titles);
     mfkv_iter *it;
     rc = mfkv_iter_begin(st, &it);
     fputs(titles ? "user_id\trank\titem_id\tscore\ttitle\tgenres\n" : "user_id\trank\titem_id\tscore\n", stdout);
@@ -38,7 +39,7 @@ int cmd_dump(int argc, char **argv)
     size_t len;
     mfkv_list list;
     while (rc == MFKV_OK && (rc = mfkv_iter_next(it, &id, &len, &list)) == MFKV_OK)
-        rc = out_print_list(stdout, st, OUT_TSV, titles, id, len, &list, n, 0);
+        rc = out_print_list(stdout, st, OUT_TSV, titles, OUT_FB_NONE, id, len, &list, n, 0);
     mfkv_iter_end(it);
     mfkv_close(st);
     if (rc != MFKV_NOTFOUND) {

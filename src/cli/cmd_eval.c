@@ -12,27 +12,30 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mfkv eval MODEL RATINGS [--k N] [--threshold X] [--format table|json]\n\n"
+            "usage: mfkv eval MODEL RATINGS [-k N] [--threshold X] [--format table|json]\n\n"
             "Evaluate a model on ratings: ML.EVALUATE's six regression metrics\n"
             "(mean_absolute_error, mean_squared_error, mean_squared_log_error,\n"
             "median_absolute_error, r2_score, explained_variance) and ranking metrics at k\n"
             "(precision, recall, NDCG, MAP) where an item is relevant when rated >= the\n"
-            "threshold, each user's list ranking every item not rated in training.\n\n"
+            "threshold, each user's list ranking every item not rated in training.\n"
+            "Those lists are the ones a store built from MODEL serves: the predicted rating\n"
+            "with every bias, exact (as mfkv build ranks), ties by item id.\n\n"
             "When RATINGS is the very file the model was trained on with --holdout, only\n"
             "its held-out ratings are evaluated and its training ratings are left out of\n"
             "the lists.  Any other file is evaluated whole, as new data, and no item is\n"
             "left out.  Ratings of users or items the model lacks are predicted from the\n"
             "parts it has (global and known bias) and counted as unknown.\n\n"
             "options:\n"
-            "      --k N                 list length of the ranking metrics (default %d)\n"
+            "  -k, --k N                 list length of the ranking metrics (default %d)\n"
             "      --threshold X         relevance threshold (default %.1f)\n"
             "      --format table|json   output format (default table)\n"
             "      --skip-invalid        leave out bad lines of RATINGS\n"
             "  -h, --help                this help\n\n"
             "examples:\n"
             "  mfkv eval model.mfkvm ratings.csv\n"
-            "  mfkv eval model.mfkvm test.csv --k 20 --format json\n\n"
-            "exit codes: 0 success, 2 usage error, 3 bad input, 4 model file corrupt\n",
+            "  mfkv eval model.mfkvm test.csv -k 20 --format json\n\n"
+            "exit codes: 0 success, 2 usage error, 3 bad input, 4 MODEL is corrupt, not a\n"
+            "model file (a store, say) or newer (see mfkv --help)\n",
             MFKV_EVAL_DEFAULT_K, MFKV_EVAL_DEFAULT_THRESHOLD);
 }
 
@@ -98,11 +101,11 @@ int cmd_eval(int argc, char **argv)
     int json = 0, c;
     mfkv_ratings_opts ropts = {0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'h': usage(stdout); return MFKV_EXIT_OK;
-        case OPT_K: bad = cli_parse_u32("--k", optarg, 1, 100000, &k); break;
+        case 'k': case OPT_K: bad = cli_parse_u32("-k", optarg, 1, 100000, &k); break;
         case OPT_THRESHOLD: bad = cli_parse_double("--threshold", optarg, &threshold); break;
         case OPT_FORMAT:
             if (!strcmp(optarg, "json")) json = 1;
@@ -127,7 +130,10 @@ int cmd_eval(int argc, char **argv)
     if (ec) return cli_exit_for(ec);
     mfkv_diag d = {0};
     mfkv_ratings r = {0};
-    int rc = mfkv_ratings_load(argv[optind + 1], &ropts, &r, &d);
+    /* Item index order = id order: the lists tie as a store's do. */
+    int rc = mfkv_model_sort_items(&m);
+    if (rc) mfkv_fail(&d, rc, "out of memory sorting the model's items");
+    if (!rc) rc = mfkv_ratings_load(argv[optind + 1], &ropts, &r, &d);
     uint8_t *is_test = NULL;
     const char *split = "all";
     if (!rc && info.opts.holdout > 0 && info.n_ratings == r.n &&
@@ -137,6 +143,7 @@ int cmd_eval(int argc, char **argv)
         else mfkv_holdout_split(r.n, info.opts.holdout, info.opts.seed, is_test);
         split = "holdout";
     }
+    if (!rc) cli_report_skipped(argv[optind + 1], r.skipped);
     mfkv_eval_result e;
     if (!rc) rc = mfkv_eval(&m, &r, is_test, k, threshold, &e, &d);
     if (rc) {

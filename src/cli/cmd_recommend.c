@@ -52,6 +52,8 @@ int cmd_recommend(int argc, char **argv)
         return MFKV_EXIT_USAGE;
     }
     if (output && cli_check_output(output)) return MFKV_EXIT_INPUT;
+    if (output) cli_remove_partial_on_signals();
+
     mfkv_model m;
     int st = cli_read_model(argv[optind], &m, NULL);
     if (st) return cli_exit_for(st);

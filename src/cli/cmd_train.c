@@ -34,8 +34,9 @@ static void usage(FILE *out)
             "                            (DATA_SPLIT_METHOD='RANDOM'); eval_loss is their MSE\n"
             "                            (default 0: no eval split)\n"
             "      --seed S              seed of the split and initialisation (default 0)\n"
-            "      --threads N           worker threads (default %d)\n"
-            "      --user-col NAME, --item-col NAME, --rating-col NAME\n"
+            "      --threads N           worker threads (default: all online CPUs; the model\n"
+            "                            does not depend on it)\n"
+            "      --user-column NAME, --item-column NAME, --rating-column NAME\n"
             "                            column names of a generic CSV/TSV\n"
             "      --skip-invalid        leave out bad lines (counted) instead of failing\n"
             "  -q, --quiet               no progress lines\n"
@@ -43,9 +44,12 @@ static void usage(FILE *out)
             "examples:\n"
             "  mfkv train ml-1m/ratings.dat -o ml1m.mfkvm --factors 60 --holdout 0.1 --seed 1\n"
             "  mfkv train ratings.csv -o model.mfkvm --l2 5 --l2-per-rating 0.04 --no-early-stop\n\n"
+            "Early stop: training ends after the first iteration whose training loss\n"
+            "improves on the previous one by less than --min-rel-progress (patience 1);\n"
+            "the held-out eval_loss is reported, never used to stop.  The line that ends\n"
+            "training says which rule ended it.\n\n"
             "exit codes: 0 trained and written, 2 usage error, 3 bad input or failure\n",
-            MFKV_ALS_DEFAULT_L2, MFKV_ALS_DEFAULT_L2_PER_RATING, MFKV_ALS_DEFAULT_ITERATIONS, MFKV_ALS_DEFAULT_MIN_REL_PROGRESS,
-            MFKV_ALS_DEFAULT_THREADS);
+            MFKV_ALS_DEFAULT_L2, MFKV_ALS_DEFAULT_L2_PER_RATING, MFKV_ALS_DEFAULT_ITERATIONS, MFKV_ALS_DEFAULT_MIN_REL_PROGRESS);
 }
 
 static void print_progress(const mfkv_train_row *row, const mfkv_model *m, void *ctx)
@@ -55,6 +59,24 @@ static void print_progress(const mfkv_train_row *row, const mfkv_model *m, void 
     fprintf(stderr, "iteration %u/%u: loss %.6f", row->iteration + 1, o->iterations, row->loss);
     if (!isnan(row->eval_loss)) fprintf(stderr, " eval_loss %.6f", row->eval_loss);
     fprintf(stderr, " (%.0f ms)\n", row->duration_ms);
+}
+
+/* Which rule ended training: the iteration limit, or the early stop (the
+ * last iteration's relative improvement of the training loss). */
+static void print_stop_reason(const mfkv_train_info *info)
+{
+    const mfkv_als_opts *o = &info->opts;
+    size_t n = info->n_rows;
+    if (n >= o->iterations || !o->early_stop || n < 2) {
+        fprintf(stderr, "mfkv: stopped after %zu of %u iterations: the iteration limit (--iterations)\n", n,
+                o->iterations);
+        return;
+    }
+    double prev = info->rows[n - 2].loss, loss = info->rows[n - 1].loss;
+    fprintf(stderr,
+            "mfkv: stopped early after %zu of %u iterations: the training loss improved by %.4g%% "
+            "(%.6f -> %.6f), less than --min-rel-progress %g%% (patience 1; --no-early-stop runs them all)\n",
+            n, o->iterations, prev > 0 ? 100 * (prev - loss) / prev : 0.0, prev, loss, 100 * o->min_rel_progress);
 }
 
 enum { OPT_FACTORS = 256, OPT_L2, OPT_L2_PER_RATING, OPT_ITER, OPT_NO_EARLY, OPT_MRP, OPT_HOLDOUT, OPT_SEED,
@@ -74,6 +96,10 @@ int cmd_train(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"skip-invalid", no_argument, NULL, OPT_SKIP},
+        {"user-column", required_argument, NULL, OPT_UCOL},
+        {"item-column", required_argument, NULL, OPT_ICOL},
+        {"rating-column", required_argument, NULL, OPT_RCOL},
+        /* Hidden: the old spellings, still accepted. */
         {"user-col", required_argument, NULL, OPT_UCOL},
         {"item-col", required_argument, NULL, OPT_ICOL},
         {"rating-col", required_argument, NULL, OPT_RCOL},
@@ -83,6 +109,7 @@ int cmd_train(int argc, char **argv)
     };
     mfkv_als_opts o;
     mfkv_als_opts_default(&o);
+    o.threads = cli_online_cpus();
     mfkv_ratings_opts ropts = {0};
     const char *output = NULL;
     int quiet = 0, c;
@@ -124,14 +151,14 @@ int cmd_train(int argc, char **argv)
         return MFKV_EXIT_USAGE;
     }
     if (cli_check_output(output)) return MFKV_EXIT_INPUT;
+    cli_remove_partial_on_signals();
     mfkv_ratings r = {0};
     int rc = mfkv_ratings_load(argv[optind], &ropts, &r, &d);
     if (rc) {
         cli_error("%s", d.msg);
         return cli_exit_for(rc);
     }
-    if (r.skipped)
-        fprintf(stderr, "mfkv: skipped %zu invalid lines of %s\n", r.skipped, argv[optind]);
+    cli_report_skipped(argv[optind], r.skipped);
     if (!quiet)
         fprintf(stderr, "mfkv: %zu ratings, %u users, %u items\n", r.n, r.users.n, r.items.n);
     mfkv_model m;
@@ -141,13 +168,14 @@ int cmd_train(int argc, char **argv)
     mfkv_ratings_free(&r);
     if (rc) {
         cli_error("train: %s", d.msg);
-        return rc == MFKV_INVAL ? MFKV_EXIT_USAGE : cli_exit_for(rc);
+        return cli_exit_for(rc);
     }
     rc = mfkv_modelfile_write(output, &m, &info, &d);
     if (rc) {
         cli_error("%s", d.msg);
     } else {
         cli_print_training_info(&info);
+        if (!quiet) print_stop_reason(&info);
         if (!quiet)
             fprintf(stderr, "mfkv: wrote %s (%u factors, l2 %g + %g per rating, %zu iterations)\n",
                     output, info.opts.factors, info.opts.l2, info.opts.l2_per_rating, info.n_rows);

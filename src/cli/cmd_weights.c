@@ -93,6 +93,7 @@ int cmd_weights(int argc, char **argv)
         return MFKV_EXIT_USAGE;
     }
     if (cli_check_output(output)) return MFKV_EXIT_INPUT;
+    cli_remove_partial_on_signals();
     mfkv_model m;
     int st = cli_read_model(argv[optind], &m, NULL);
     if (st) return cli_exit_for(st);

@@ -29,10 +29,21 @@ void cli_open_error(const char *path, int rc)
         cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
 }
 
+int cli_open(const char *path, unsigned flags, mfkv_store **out)
+{
+    int rc = mfkv_open(path, flags, out);
+    struct stat st;
+    if (rc == MFKV_FORMAT && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        rc = MFKV_IO;
+    }
+    return rc;
+}
+
 int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out)
 {
     const char *path = cli_store_path(flag_value);
-    int rc = mfkv_open(path, flags, out);
+    int rc = cli_open(path, flags, out);
     if (rc) {
         cli_open_error(path, rc);
         return cli_exit_for(rc);
@@ -76,10 +87,28 @@ int cli_exit_for(int status)
     switch (status) {
     case MFKV_OK: return MFKV_EXIT_OK;
     case MFKV_NOTFOUND: return MFKV_EXIT_NOTFOUND;
-    case MFKV_INVAL: return MFKV_EXIT_USAGE;
     case MFKV_CORRUPT: case MFKV_FORMAT: case MFKV_VERSION: return MFKV_EXIT_CORRUPT;
     default: return MFKV_EXIT_INPUT;
     }
+}
+
+void cli_warn_if_no_titles(mfkv_store *st, const char *path, int titles)
+{
+    mfkv_info info;
+    mfkv_info_get(st, &info);
+    if (titles && !info.has_titles)
+        cli_error("warning: %s has no titles (build it with --titles FILE): --titles adds nothing", path);
+}
+
+uint32_t cli_online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (uint32_t)n;
+}
+
+void cli_report_skipped(const char *path, size_t n)
+{
+    if (n) cli_error("warning: %s: skipped %zu invalid line%s", path, n, n == 1 ? "" : "s");
 }
 
 void cli_error(const char *fmt, ...)

@@ -33,12 +33,7 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\nstore path: -s/--store, else $MFKV_STORE, else ./" MFKV_DEFAULT_STORE "\n"
-            "\nexit codes:\n"
-            "  0  success (get: every id found)\n"
-            "  1  get: at least one id not found\n"
-            "  2  usage error\n"
-            "  3  bad input, I/O error or other failure\n"
-            "  4  store corrupt, foreign, or of a newer major version\n");
+            "\nexit codes (every command):\n" MFKV_EXIT_CODES_HELP);
 }
 
 int main(int argc, char **argv)

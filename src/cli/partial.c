@@ -1,13 +1,14 @@
-/* A signal must not leave a half-written temporary next to an output. */
+/* A signal must not leave a half-written temporary next to an output: every
+ * command that writes one (build, merge, train, weights, recommend -o)
+ * installs this handler before it starts. */
 #include <signal.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "common/atomic_file.h"
 
 static void remove_partial_and_die(int sig)
 {
-    if (mfkv_atomic_pending[0]) unlink(mfkv_atomic_pending);
+    mfkv_atomic_remove_pending();
     signal(sig, SIG_DFL);
     raise(sig);
 }

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +16,44 @@
 #include "mfkv.h"
 
 char mfkv_atomic_pending[PATH_MAX];
+char mfkv_atomic_pending_dir[PATH_MAX];
+
+/* The entry layout getdents64(2) fills in. */
+struct raw_dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+/* Remove the folder @p name (relative to @p parent) and the files in it.
+ * getdents64 and unlinkat rather than readdir, which may allocate: this runs
+ * in signal handlers too (mfkv_atomic_remove_pending).  Removing entries
+ * while listing may skip some, so it lists again until the folder goes. */
+static void remove_folder_at(int parent, const char *name)
+{
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    for (int pass = 0; unlinkat(parent, name, AT_REMOVEDIR) != 0 && (errno == ENOTEMPTY || errno == EEXIST) && pass < 8; pass++) {
+        _Alignas(8) char buf[4096];
+        long n;
+        lseek(fd, 0, SEEK_SET);
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+            for (long at = 0; at < n;) {
+                const struct raw_dirent64 *e = (const struct raw_dirent64 *)(buf + at);
+                if (strcmp(e->name, ".") && strcmp(e->name, "..")) unlinkat(fd, e->name, 0);
+                at += e->reclen;
+            }
+    }
+    close(fd);
+}
+
+void mfkv_atomic_remove_pending(void)
+{
+    if (mfkv_atomic_pending[0]) unlink(mfkv_atomic_pending);
+    if (mfkv_atomic_pending_dir[0]) remove_folder_at(AT_FDCWD, mfkv_atomic_pending_dir);
+}
 
 static void split_path(const char *path, char *dir, size_t dir_cap, const char **base)
 {
@@ -30,25 +70,8 @@ static void split_path(const char *path, char *dir, size_t dir_cap, const char *
     }
 }
 
-/* Remove the folder @p name in the folder @p at (AT_FDCWD: the current one)
- * and the files in it: a temporary folder of mfkv_atomic_dir, which holds
- * files only. */
-static void remove_flat_folder(int at, const char *name)
-{
-    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-    if (dir) {
-        for (struct dirent *e; (e = readdir(dir));)
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(dir), e->d_name, 0);
-        closedir(dir);
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    unlinkat(at, name, AT_REMOVEDIR);
-}
-
-/* Remove ".<base>.tmp.<pid>.*" files and folders left by writers that no
- * longer run. */
+/* Remove ".<base>.tmp.<pid>.*" files and folders (`mfkv weights --format
+ * csv|npy`) left by writers that no longer run. */
 static void remove_stale(const char *dir, const char *base)
 {
     DIR *dh = opendir(dir);
@@ -63,7 +86,7 @@ static void remove_stale(const char *dir, const char *base)
         if (end == e->d_name + plen || *end != '.' || pid <= 0) continue;
         if (pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
         if (unlinkat(dirfd(dh), e->d_name, 0) != 0 && (errno == EISDIR || errno == EPERM))
-            remove_flat_folder(dirfd(dh), e->d_name);
+            remove_folder_at(dirfd(dh), e->d_name);
     }
     closedir(dh);
 }
@@ -193,18 +216,21 @@ int mfkv_atomic_dir_open(mfkv_atomic_dir *a, const char *target, mfkv_diag *d)
     mode_t mask = umask(0);
     umask(mask);
     chmod(a->tmp, 0777 & ~mask);
+    memcpy(mfkv_atomic_pending_dir, a->tmp, sizeof a->tmp); /* for the signal handler */
     return MFKV_OK;
 }
 
 void mfkv_atomic_dir_abort(mfkv_atomic_dir *a)
 {
     if (!a->tmp[0]) return;
-    remove_flat_folder(AT_FDCWD, a->tmp);
+    remove_folder_at(AT_FDCWD, a->tmp);
     a->tmp[0] = '\0';
+    mfkv_atomic_pending_dir[0] = '\0';
 }
 
 int mfkv_atomic_dir_commit(mfkv_atomic_dir *a, mfkv_diag *d)
 {
+    test_pause_before_rename();
     /* rename(2) replaces an empty folder and refuses a non-empty one. */
     if (rename(a->tmp, a->target) != 0) {
         int rc = errno == ENOTEMPTY || errno == EEXIST
@@ -214,5 +240,6 @@ int mfkv_atomic_dir_commit(mfkv_atomic_dir *a, mfkv_diag *d)
         return rc;
     }
     a->tmp[0] = '\0';
+    mfkv_atomic_pending_dir[0] = '\0';
     return sync_parent(a->target) != 0 ? mfkv_fail_errno(d, "%s: fsync of its folder failed", a->target) : MFKV_OK;
 }

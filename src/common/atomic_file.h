@@ -5,7 +5,7 @@
  * so rename is atomic), synced, then renamed over the target and the folder
  * synced.  A failed or killed writer therefore never changes what is at the
  * target.  Temporaries are named ".<name>.tmp.<pid>.XXXXXX"; opening a new
- * one for a target first removes the files whose process is gone.
+ * one for a target first removes the files and folders whose process is gone.
  */
 #ifndef MFKV_ATOMIC_FILE_H
 #define MFKV_ATOMIC_FILE_H
@@ -22,9 +22,12 @@ typedef struct mfkv_atomic_file {
     FILE *f; /* the same file for stdio writers; flushed at commit */
 } mfkv_atomic_file;
 
-/* The temporary file of the write in progress, "" when none: a signal
- * handler may unlink() it before the process dies (the CLI does). */
+/* The temporary file and folder of the write in progress, "" when none. */
 extern char mfkv_atomic_pending[PATH_MAX];
+extern char mfkv_atomic_pending_dir[PATH_MAX];
+/* Remove them (the folder with its files).  Async-signal-safe: a signal
+ * handler calls it before the process dies (the CLI's, src/cli/partial.c). */
+void mfkv_atomic_remove_pending(void);
 
 /* Every function here returns MFKV_OK, MFKV_INVAL (an unusable name; for
  * folders, a target that is a file or a non-empty folder) or MFKV_IO (errno

@@ -1,11 +1,11 @@
 #include "eval.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/blas_kernel.h"
+#include "builder/topk.h"
+#include "format.h"
 #include "mfkv.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -81,7 +81,7 @@ void mfkv_ranking_eval(const uint32_t *ranked, uint32_t n_ranked, uint32_t k,
 
 /* Per model user, a list of model item indices (counting-sort layout). */
 typedef struct user_lists {
-    size_t *start;
+    uint64_t *start; /* n_users + 1: the CSR offsets mfkv_exclusions takes */
     uint32_t *item;
 } user_lists;
 
@@ -117,58 +117,26 @@ static int group_by_user(user_lists *g, uint32_t n_users, const uint32_t *user_o
     return MFKV_OK;
 }
 
-typedef struct scored {
-    float score;
-    uint32_t item;
-} scored;
-
-/* The k best of @p scores (items with -inf skipped), best first, ties to the
- * lower index.  Returns how many were found. */
-static uint32_t top_k(const float *scores, uint32_t n_items, uint32_t k, scored *best)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < n_items; i++) {
-        float s = scores[i];
-        if (s == -INFINITY || (n == k && !(s > best[n - 1].score))) continue;
-        uint32_t pos = n < k ? n++ : k - 1;
-        while (pos > 0 && best[pos - 1].score < s) {
-            best[pos] = best[pos - 1];
-            pos--;
-        }
-        best[pos] = (scored){s, i};
-    }
-    return n;
-}
-
+/* Each user's list is the one the builder computes (mfkv_topk_compute):
+ * every bias in, the exact double-precision score deciding near-ties, the
+ * training items left out, ties to the lower item index - so the metrics
+ * describe the lists a store built from this model serves. */
 static int rank_users(const mfkv_model *m, const user_lists *relevant, const user_lists *seen,
-                      uint32_t k, mfkv_eval_result *out)
+                      uint32_t k, mfkv_eval_result *out, mfkv_diag *d)
 {
-    uint32_t ni = m->item_ids.n, f = m->n_factors;
-    float *scores = malloc(((size_t)ni + 1) * sizeof *scores);
-    scored *best = malloc((size_t)k * sizeof *best);
-    uint32_t *ranked = malloc((size_t)k * sizeof *ranked);
-    if (!scores || !best || !ranked) {
-        free(scores);
-        free(best);
-        free(ranked);
-        return MFKV_NOMEM;
-    }
+    mfkv_exclusions exclude = {seen->start, seen->item};
+    mfkv_topk_opts opts = {.k = k, .exclude = &exclude};
+    mfkv_topk_result lists;
+    int rc = mfkv_topk_compute(m, &opts, &lists, d);
+    if (rc) return rc;
     mfkv_ranking_metrics sum = {0};
     for (uint32_t u = 0; u < m->user_ids.n; u++) {
         uint32_t *rel = relevant->item + relevant->start[u];
         size_t n_rel = relevant->start[u + 1] - relevant->start[u];
         if (n_rel == 0) continue;
-        memcpy(scores, m->item_bias, (size_t)ni * sizeof *scores);
-        if (f)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)ni, (int)f, 1.0f, m->item_factors,
-                        (int)f, m->user_factors + (size_t)u * f, 1, 1.0f, scores, 1);
-        for (size_t at = seen->start[u]; at < seen->start[u + 1]; at++)
-            scores[seen->item[at]] = -INFINITY;
-        uint32_t n = top_k(scores, ni, k, best);
-        for (uint32_t j = 0; j < n; j++) ranked[j] = best[j].item;
         qsort(rel, n_rel, sizeof *rel, cmp_u32);
         mfkv_ranking_metrics one;
-        mfkv_ranking_eval(ranked, n, k, rel, n_rel, &one);
+        mfkv_ranking_eval(lists.item + (size_t)u * k, lists.count[u], k, rel, n_rel, &one);
         sum.precision_at_k += one.precision_at_k;
         sum.recall_at_k += one.recall_at_k;
         sum.ndcg_at_k += one.ndcg_at_k;
@@ -180,9 +148,7 @@ static int rank_users(const mfkv_model *m, const user_lists *relevant, const use
     out->ranking.recall_at_k = sum.recall_at_k / users;
     out->ranking.ndcg_at_k = sum.ndcg_at_k / users;
     out->ranking.map_at_k = sum.map_at_k / users;
-    free(scores);
-    free(best);
-    free(ranked);
+    mfkv_topk_free(&lists);
     return MFKV_OK;
 }
 
@@ -212,8 +178,7 @@ int mfkv_eval(const mfkv_model *m, const mfkv_ratings *r, const uint8_t *is_test
     memset(out, 0, sizeof *out);
     out->k = k;
     out->relevance_threshold = relevance_threshold;
-    if (k == 0) return mfkv_fail(d, MFKV_INVAL, "k: must be at least 1");
-    mfkv_blas_kernel();
+    if (k == 0 || k > MFKV_MAX_K) return mfkv_fail(d, MFKV_INVAL, "k: must be from 1 to %u", MFKV_MAX_K);
     uint32_t *user_of = map_ids(&r->users, &m->user_ids);
     uint32_t *item_of = map_ids(&r->items, &m->item_ids);
     double *y = malloc((r->n + 1) * sizeof *y), *p = malloc((r->n + 1) * sizeof *p);
@@ -236,7 +201,7 @@ int mfkv_eval(const mfkv_model *m, const mfkv_ratings *r, const uint8_t *is_test
         (rc = group_by_user(&relevant, m->user_ids.n, user_of, item_of, r, is_test, 1,
                             relevance_threshold)) ||
         (rc = group_by_user(&seen, m->user_ids.n, user_of, item_of, r, is_test, 0, 0)) ||
-        (rc = rank_users(m, &relevant, &seen, k, out)))
+        (rc = rank_users(m, &relevant, &seen, k, out, d)))
         goto done;
 done:
     if (rc == MFKV_NOMEM) mfkv_fail(d, rc, "out of memory evaluating %zu ratings", r->n);

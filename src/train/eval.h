@@ -19,9 +19,12 @@
  * Ranking metrics at k, per user who has at least one relevant test rating
  * (rating >= the relevance threshold, on an item the model knows), then
  * averaged over those users.  The user's list is the model's top k among
- * all items the model knows except those the user rated in training, by
- * item_bias + dot(p_u, q_i) (global and user bias do not change the order),
- * ties to the lower item index.  With h(j) = 1 when the j-th entry
+ * all items the model knows except those the user rated in training, as the
+ * builder computes it (builder/topk.h: the predicted rating with every bias,
+ * exact in double precision, ties to the lower item index), so that the
+ * metrics describe the lists a store built from the model serves; the
+ * caller sorts the items by id first (mfkv_model_sort_items) for the store's
+ * tie order, as `mfkv eval` does.  With h(j) = 1 when the j-th entry
  * (1-based) is relevant and R the number of relevant items:
  *
  *   precision@k  sum h / k
@@ -68,7 +71,8 @@ typedef struct mfkv_eval_result {
  * a test rating and no item is excluded from the lists; otherwise the test
  * ratings are those with is_test[j] != 0 and the others are the training
  * ratings whose items each user's list leaves out (ML.EVALUATE on a model's
- * own evaluation split).  Returns MFKV_OK, MFKV_INVAL (no test rating, k 0)
+ * own evaluation split).  Returns MFKV_OK, MFKV_INVAL (no test rating, k not
+ * 1..MFKV_MAX_K)
  * or MFKV_NOMEM.
  */
 int mfkv_eval(const mfkv_model *m, const mfkv_ratings *r, const uint8_t *is_test, uint32_t k,

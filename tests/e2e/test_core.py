@@ -184,7 +184,7 @@ def test_exclude_seen_and_titles(tmp_path, model):
     fb = json.loads(run("get", "-s", store, "--fallback", "-f", "json", "--titles", "nobody").stdout)
     titled = [it for it in fb["items"] if it["item_id"] == "2"]
     if titled:
-        assert titled[0]["title"] == 'Café, "Quoted" (1999)' and titled[0]["genres"] == "Drama|Comedy"
+        assert titled[0]["title"] == 'Café, "Quoted" (1999)' and titled[0]["genres"] == ["Drama", "Comedy"]
     info = run("info", "-s", store).stdout
     assert "titles      yes" in info and "exclude_seen=ratings.csv" in info
 

@@ -223,7 +223,7 @@ def test_todays_reader_reads_the_pinned_store(folder):
         got.setdefault(u, []).append((i, f32(float(sc))))
     assert got == {u: inp.topk(u) for u in inp.users}
     body = json.loads(run("get", "-s", store, "--titles", "-f", "json", "1").stdout)
-    assert [(it["item_id"], (it["title"], it["genres"])) for it in body["items"]] == [
+    assert [(it["item_id"], (it["title"], "|".join(it["genres"]))) for it in body["items"]] == [
         (i, inp.titles.get(i, ("", ""))) for i, _ in inp.topk("1")]
     fb = json.loads(run("get", "-s", store, "--fallback", "-f", "json", "nobody").stdout)
     assert [(it["item_id"], f32(it["score"])) for it in fb["items"]] == inp.fallback()

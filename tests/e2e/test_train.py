@@ -312,27 +312,12 @@ def test_eval_metrics_equal_a_hand_computation(tmp_path):
         "explained_variance": 1 - sum((v - mean_e) ** 2 for v in e) / ss_tot,
     }
     k, threshold = 3, 4.0
-    order = list(items)  # the model's item order breaks exact ties
-    sums = {"precision_at_k": 0, "recall_at_k": 0, "ndcg_at_k": 0, "map_at_k": 0}
-    ranked_users = 0
-    for u in users:
-        rel = {i for uu, i, r in ratings if uu == u and i in items and r >= threshold}
-        if not rel:
-            continue
-        ranked_users += 1
-        top = sorted(order, key=lambda i: (-predict(u, i), order.index(i)))[:k]
-        hits, dcg, ap = 0, 0.0, 0.0
-        for j, i in enumerate(top):
-            if i in rel:
-                hits += 1
-                dcg += 1 / math.log2(j + 2)
-                ap += hits / (j + 1)
-        ideal = min(len(rel), k)
-        sums["precision_at_k"] += hits / k
-        sums["recall_at_k"] += hits / len(rel)
-        sums["ndcg_at_k"] += dcg / sum(1 / math.log2(j + 2) for j in range(ideal))
-        sums["map_at_k"] += ap / ideal
-    want.update({key: v / ranked_users for key, v in sums.items()})
+    from mfkv_util import id_key, ranking_metrics
+
+    order = sorted(items, key=id_key)  # exact ties go by item id, as in a store
+    relevant = {u: {i for uu, i, r in ratings if uu == u and i in items and r >= threshold} for u in users}
+    top = {u: sorted(order, key=lambda i: (-predict(u, i), order.index(i)))[:k] for u in users}
+    want.update(ranking_metrics(top, relevant, k)[0])
     assert 0 < want["map_at_k"] < 1 and 0 < want["ndcg_at_k"] < 1  # the case is not trivial
 
     got = json.loads(run("eval", tmp_path / "m.mfkvm", tmp_path / "test.csv", "--k", k, "--format", "json").stdout)
