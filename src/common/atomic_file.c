@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,6 +54,21 @@ void mfkv_atomic_remove_pending(void)
 {
     if (mfkv_atomic_pending[0]) unlink(mfkv_atomic_pending);
     if (mfkv_atomic_pending_dir[0]) remove_folder_at(AT_FDCWD, mfkv_atomic_pending_dir);
+}
+
+/* Hold back the signals the CLI's cleanup handler catches while a temporary
+ * is created and its name published: a signal landing between the two would
+ * find no name to remove and leave the temporary behind.  Only this thread
+ * holds them: a worker thread (OpenBLAS's) that takes one in that window can
+ * still leave the temporary, which the next writer removes as stale. */
+static void hold_exit_signals(sigset_t *old)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    sigaddset(&s, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &s, old);
 }
 
 static void split_path(const char *path, char *dir, size_t dir_cap, const char **base)
@@ -128,7 +144,11 @@ int mfkv_atomic_open(mfkv_atomic_file *f, const char *target, mfkv_diag *d)
         f->tmp[0] = '\0';
         return rc;
     }
+    sigset_t old;
+    hold_exit_signals(&old);
     f->fd = mkostemp(f->tmp, O_CLOEXEC);
+    if (f->fd >= 0) memcpy(mfkv_atomic_pending, f->tmp, sizeof f->tmp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (f->fd < 0) {
         f->tmp[0] = '\0';
         return mfkv_fail_errno(d, "%s: cannot create a temporary file beside it", target);
@@ -143,8 +163,6 @@ int mfkv_atomic_open(mfkv_atomic_file *f, const char *target, mfkv_diag *d)
         mfkv_atomic_abort(f);
         return rc;
     }
-    /* Published only once the name is complete, for the signal handler. */
-    memcpy(mfkv_atomic_pending, f->tmp, sizeof f->tmp);
     return MFKV_OK;
 }
 
@@ -209,14 +227,18 @@ int mfkv_atomic_dir_open(mfkv_atomic_dir *a, const char *target, mfkv_diag *d)
         a->tmp[0] = '\0';
         return mfkv_fail(d, MFKV_INVAL, "%s: exists and is not a folder", target);
     }
-    if (!mkdtemp(a->tmp)) {
+    sigset_t old;
+    hold_exit_signals(&old);
+    int made = mkdtemp(a->tmp) != NULL;
+    if (made) memcpy(mfkv_atomic_pending_dir, a->tmp, sizeof a->tmp); /* for the signal handler */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!made) {
         a->tmp[0] = '\0';
         return mfkv_fail_errno(d, "%s: cannot create a temporary folder beside it", target);
     }
     mode_t mask = umask(0);
     umask(mask);
     chmod(a->tmp, 0777 & ~mask);
-    memcpy(mfkv_atomic_pending_dir, a->tmp, sizeof a->tmp); /* for the signal handler */
     return MFKV_OK;
 }
 
