@@ -210,7 +210,8 @@ mfkv_status mfkv_verify(mfkv_store *s, mfkv_verify_report *report)
     if (!sc.digest) return MFKV_NOMEM;
     XXH3_64bits_reset(sc.digest);
     /* The whole-file digest too: a handle opened without it may be verified. */
-    int body = MFKV_OK, faulted = 0;
+    volatile int body = MFKV_OK; /* set under the guard, read after a fault */
+    int faulted = 0;
     MFKV_GUARDED(sc.pages->map, sc.pages->map_len, mfkv_store_changed(s), faulted = 1, {
         body = mfkv_trailer_check_body(sc.pages->map, mfkv_store_trailer(s));
         scan_all(&sc);
