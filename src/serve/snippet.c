@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer_cache.h"
 #include "common/numfmt.h"
 #include "etag.h"
 #include "format.h"
@@ -126,8 +127,32 @@ static int parse_exclude(const char *text, serve_id **out, size_t *n)
     return 0;
 }
 
-void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
-                           const serve_request *req, serve_response *res)
+/* The kind of snippet answers in the answer cache. */
+#define SNIPPET_ANSWER 's'
+
+/* What a snippet answer depends on besides the store: each query value as
+ * '-' (absent) or '=' and its text, NUL-terminated, then the user's bytes.
+ * @return the key's length, or 0 when it does not fit. */
+static size_t snippet_key(const serve_route *r, const serve_request *req, char key[ANSWER_CACHE_MAX_KEY])
+{
+    const char *values[] = {req->query_n, req->query_format, req->query_exclude};
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        size_t vlen = values[i] ? strlen(values[i]) : 0;
+        if (len + vlen + 2 > ANSWER_CACHE_MAX_KEY) return 0;
+        key[len++] = values[i] ? '=' : '-';
+        if (vlen) memcpy(key + len, values[i], vlen);
+        len += vlen;
+        key[len++] = '\0';
+    }
+    if (len + r->user_len > ANSWER_CACHE_MAX_KEY) return 0;
+    memcpy(key + len, r->user, r->user_len);
+    return len + r->user_len;
+}
+
+/* The 200 answer for the snippet, without the caching headers. */
+static void render_snippet(serve_state *st, served_store *s, const serve_route *r, const serve_request *req,
+                           serve_response *res)
 {
     uint32_t n;
     if (parse_n(req->query_n, &n)) {
@@ -177,6 +202,23 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
     }
 
     serve_etag(s->info.digest, res->body.data, res->body.len, res->etag);
+done:
+    free(items);
+    free(excluded);
+}
+
+void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
+                           const serve_request *req, serve_response *res)
+{
+    char key[ANSWER_CACHE_MAX_KEY];
+    size_t key_len = snippet_key(r, req, key);
+    /* See serve_predict for the damaged store. */
+    int cached = key_len && !atomic_load(&s->damaged);
+    if (!cached || !answer_cache_get(s->answers, SNIPPET_ANSWER, key, key_len, res)) {
+        render_snippet(st, s, r, req, res);
+        if (res->status != 200) return;
+        if (cached) answer_cache_put(s->answers, SNIPPET_ANSWER, key, key_len, res);
+    }
     snprintf(res->cache_control, sizeof res->cache_control, "public, max-age=%u, stale-while-revalidate=%u",
              st->config->cache_max_age, st->config->stale_while_revalidate);
     if (req->if_none_match && serve_etag_matches(req->if_none_match, res->etag)) {
@@ -186,7 +228,4 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
         res->status = 304;
         res->content_type = NULL;
     }
-done:
-    free(items);
-    free(excluded);
 }
