@@ -80,10 +80,21 @@ typedef struct scaled {
 
 static int scale(u128 t, u128 f, u128 den, scaled *out)
 {
-    u128 x;
-    if (!mul_fits(t, f, &x) || x / den > UINT64_MAX) return -1;
-    u128 rem = x % den;
-    out->whole = (uint64_t)(x / den);
+    u128 x, q, rem;
+    if (!mul_fits(t, f, &x)) return -1;
+    if ((den & (den - 1)) == 0) {
+        /* A power of two (for every value below 1e9, scores among them):
+         * shifts, where a 128-bit division is a slow library call. */
+        uint64_t low = (uint64_t)den;
+        int k = low ? __builtin_ctzll(low) : 64 + __builtin_ctzll((uint64_t)(den >> 64));
+        q = x >> k;
+        rem = x & (den - 1);
+    } else {
+        q = x / den;
+        rem = x % den;
+    }
+    if (q > UINT64_MAX) return -1;
+    out->whole = (uint64_t)q;
     out->frac = rem == 0 ? 0 : rem * 2 < den ? 1 : rem * 2 == den ? 2 : 3;
     return 0;
 }
