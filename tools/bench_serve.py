@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Throughput and latency of `mfkv serve` next to nginx and Redis serving the same bytes.
 
-    tools/bench_serve.py STORE [--user 1] [--duration 10] [--connections 1,16,64]
+    tools/bench_serve.py STORE [--user 1] [--duration 10] [--connections 1,16,64,256]
+                         [--serve-args "--answer-cache 0"]
 
 For each connection count it runs wrk (Debian package `wrk`) for --duration seconds against
-  - mfkv serve: POST :predict for one user, and GET of the JSON snippet of that user;
-  - nginx (package `nginx`) serving those two response bodies as static files (GET: nginx
+  - mfkv serve: POST :predict for one user, GET of the JSON snippet of that user, and POST
+    :predict for --batch users at once (users --user, --user+1, ...; unknown ones get the
+    fallback list);
+  - nginx (package `nginx`) serving those response bodies as static files (GET: nginx
     answers POST to a static file with 405);
-and redis-benchmark (package `redis-server`) GET of the same two bodies stored as keys, with
-as many requests as mfkv answered in that run.  Prints one table: req/s, p50 and p99, and
-for mfkv the server's CPU time per request (all its threads, from /proc), which stays
-comparable when other work shares the machine and throughput and p99 do not.
+and redis-benchmark (package `redis-server`) GET of the same bodies stored as keys, with
+as many requests as mfkv answered in that run.  Prints one table: req/s (and users/s for
+the batch), p50 and p99, and for mfkv and nginx the server's CPU time per request (all its
+processes and threads, from /proc), which stays comparable when other work shares the
+machine and throughput and p99 do not.  --serve-args passes options to mfkv serve (e.g.
+"--answer-cache 0" measures answers worked out afresh every time).
 Everything listens on 127.0.0.1 ports picked free; every process started is stopped.
 Build mfkv with -Doptimize=ReleaseFast first (MFKV_BIN, default zig-out-release/bin/mfkv);
 `tools/setup.sh --bench` installs wrk, nginx and redis-server.
@@ -82,11 +87,14 @@ def run_wrk(url, conns, duration, tmp, body=None):
 
 
 def cpu_ns(pid):
-    """CPU time of every thread of @pid so far (schedstat: run time in ns)."""
+    """CPU time of every thread of @pid and of its child processes so far
+    (schedstat: run time in ns; nginx answers from its worker processes)."""
     total = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
             total += int(f.read().split()[0])
+        with open(f"/proc/{pid}/task/{tid}/children") as f:
+            total += sum(cpu_ns(int(child)) for child in f.read().split())
     return total
 
 
@@ -99,10 +107,10 @@ def run_redis(port, key, conns, requests):
     return float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
 
 
-def start_serve(binary, store, threads):
+def start_serve(binary, store, threads, extra=""):
     port = free_port()
     proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
-                             "--poll-ms", "0", store], stderr=subprocess.DEVNULL)
+                             "--poll-ms", "0", *extra.split(), store], stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     return proc, f"http://127.0.0.1:{port}"
 
@@ -114,7 +122,7 @@ def compare(a, conns, tmp):
     procs = []
     try:
         for binary in (MFKV, a.baseline):
-            procs.append(start_serve(binary, a.store, a.threads))
+            procs.append(start_serve(binary, a.store, a.threads, a.serve_args))
         predict_req = json.dumps({"instances": [{"user_id": a.user}]})
         bodies = {urllib.request.urlopen(urllib.request.Request(
             base + "/v1/models/recommender_model:predict", data=predict_req.encode())).read() for _, base in procs}
@@ -155,7 +163,9 @@ def main():
     ap.add_argument("store")
     ap.add_argument("--user", default="1")
     ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--connections", default="1,16,64")
+    ap.add_argument("--connections", default="1,16,64,256")
+    ap.add_argument("--batch", type=int, default=100, help="users in the batch predict request")
+    ap.add_argument("--serve-args", default="", help="more options for mfkv serve (both builds)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="mfkv serve worker threads")
     ap.add_argument("--baseline", help="another mfkv binary: compare the predict path, interleaved")
     ap.add_argument("--repeats", type=int, default=3, help="with --baseline: runs of each build")
@@ -173,14 +183,17 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench_serve.") as tmp:
         try:
             nport, rport = free_port(), free_port()
-            serve, base = start_serve(MFKV, a.store, a.threads)
+            serve, base = start_serve(MFKV, a.store, a.threads, a.serve_args)
             procs.append(serve)
-            predict_req = json.dumps({"instances": [{"user_id": a.user}]})
-            req = urllib.request.Request(base + "/v1/models/recommender_model:predict", data=predict_req.encode())
-            bodies = {
-                "predict": urllib.request.urlopen(req).read(),
-                "snippet": urllib.request.urlopen(f"{base}/v1/users/{a.user}/recommendations").read(),
+            predict_url = base + "/v1/models/recommender_model:predict"
+            first = int(a.user) if a.user.isdigit() else 1
+            requests = {
+                "predict": json.dumps({"instances": [{"user_id": a.user}]}),
+                "batch": json.dumps({"instances": [{"user_id": str(first + i)} for i in range(a.batch)]}),
             }
+            bodies = {name: urllib.request.urlopen(urllib.request.Request(predict_url, data=r.encode())).read()
+                      for name, r in requests.items()}
+            bodies["snippet"] = urllib.request.urlopen(f"{base}/v1/users/{a.user}/recommendations").read()
             root = os.path.join(tmp, "www")
             os.mkdir(root)
             for name, body in bodies.items():
@@ -206,14 +219,16 @@ def main():
 
             rows = []
             for c in conns:
-                for name in ("predict", "snippet"):
+                for name in ("predict", "snippet", "batch"):
                     cpu0 = cpu_ns(serve.pid)
-                    if name == "predict":
-                        m = run_wrk(base + "/v1/models/recommender_model:predict", c, a.duration, tmp, predict_req)
-                    else:
+                    if name == "snippet":
                         m = run_wrk(f"{base}/v1/users/{a.user}/recommendations", c, a.duration, tmp)
+                    else:
+                        m = run_wrk(predict_url, c, a.duration, tmp, requests[name])
                     m = m + ((cpu_ns(serve.pid) - cpu0) / 1000 / m[3],)
+                    cpu0 = cpu_ns(nginx.pid)
                     n = run_wrk(f"http://127.0.0.1:{nport}/{name}.json", c, a.duration, tmp)
+                    n = n + ((cpu_ns(nginx.pid) - cpu0) / 1000 / n[3],)
                     r = run_redis(rport, name, c, m[3])
                     rows.append((c, name, len(bodies[name]), m, n, r))
                     print(f"  done: {c} connections, {name}", file=sys.stderr)
@@ -226,13 +241,15 @@ def main():
                 except subprocess.TimeoutExpired:
                     p.kill()
 
-    print(f"cpus {os.cpu_count()}, {a.duration} s per wrk run, mfkv serve --threads {a.threads}, user {a.user}")
-    print("| conns | request | bytes | mfkv req/s | p50 ms | p99 ms | CPU us/req | nginx req/s | p50 ms | p99 ms "
-          "| redis req/s | p50 ms | p99 ms |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"cpus {os.cpu_count()}, {a.duration} s per wrk run, mfkv serve --threads {a.threads} {a.serve_args}, "
+          f"user {a.user}, batch: users {first} to {first + a.batch - 1}")
+    print("| conns | request | bytes | mfkv req/s | users/s | p50 ms | p99 ms | CPU us/req | nginx req/s | p50 ms "
+          "| p99 ms | CPU us/req | redis req/s | p50 ms | p99 ms |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c, name, size, m, n, r in rows:
-        print(f"| {c} | {name} | {size} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[4]:.1f} | {n[0]:.0f} | {n[1]:.3f} "
-              f"| {n[2]:.3f} | {r[0]:.0f} | {r[1]:.3f} | {r[2]:.3f} |")
+        users = m[0] * (a.batch if name == "batch" else 1)
+        print(f"| {c} | {name} | {size} | {m[0]:.0f} | {users:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[4]:.1f} "
+              f"| {n[0]:.0f} | {n[1]:.3f} | {n[2]:.3f} | {n[4]:.1f} | {r[0]:.0f} | {r[1]:.3f} | {r[2]:.3f} |")
 
 
 if __name__ == "__main__":
