@@ -41,13 +41,24 @@ out=zig-out-fuzz
 # the server's included (serve_request).
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread"
-LIBS="-llmdb -lxxhash -lopenblas -ljansson -lcsv -lmicrohttpd -lm -lpthread"
+LIBS="-llmdb -lxxhash -lopenblas -ljansson -lcsv -lmicrohttpd -lsimdjson -lstdc++ -lm -lpthread"
+# src/io/*.cpp wrap Debian's C++ parsers (build.zig says why): clang++ against
+# libstdc++, without UBSan's vptr check (its C++ runtime is not linked).
+CXX=${CXX:-$(command -v clang++ || command -v clang++-14 || echo "$CC++")}
 mkdir -p "$out/obj" "$out/bin"
 objs=""
 for src in src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/serve/*.c; do
     obj="$out/obj/$(echo "$src" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
         $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
+    fi
+    objs="$objs $obj"
+done
+for src in src/io/*.cpp; do
+    obj="$out/obj/$(echo "$src" | tr / _).o"
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
+        $CXX -std=c++17 -fno-exceptions -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -fno-sanitize=vptr -Iinclude -Isrc \
+            -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
     fi
     objs="$objs $obj"
 done
