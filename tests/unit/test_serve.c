@@ -1,6 +1,7 @@
 /* Unit tests for the parts of `mfkv serve` that need no store: the shared
  * score format, escaping, routing, entity tags, predict request parsing,
- * the metrics exposition and the store slot's reference counts. */
+ * the metrics exposition, the answer cache and the store slot's reference
+ * counts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,9 @@
 
 #include "common/buf.h"
 #include "common/numfmt.h"
+#include "serve/answer_cache.h"
 #include "serve/etag.h"
+#include "serve/handler.h"
 #include "serve/metrics.h"
 #include "serve/predict_request.h"
 #include "serve/route.h"
@@ -411,6 +414,85 @@ static void slow_clients_are_shut_down(void **state)
     }
 }
 
+static void answer(serve_response *res, unsigned status, const char *body)
+{
+    serve_response_init(res);
+    res->status = status;
+    mfkv_buf_puts(&res->body, body);
+}
+
+/* Kept answers come back byte for byte with their headers, only for the
+ * same kind and key; errors, oversized answers and keys are never kept; a
+ * second answer hashing to the only entry replaces the first. */
+static void answer_cache_keeps_what_it_may(void **state)
+{
+    (void)state;
+    serve_response res, got;
+    assert_null(answer_cache_new(0));
+    answer(&res, 200, "x");
+    answer_cache_put(NULL, 'p', "k", 1, &res); /* no cache: nothing happens */
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(NULL, 'p', "k", 1, &got), 0);
+    serve_response_free(&res);
+
+    answer_cache *c = answer_cache_new(1);
+    assert_non_null(c);
+    answer(&res, 200, "{\"a\":1}\n");
+    res.content_type = "text/html; charset=utf-8";
+    strcpy(res.etag, "\"0123456789abcdef-0123456789abcdef\"");
+    answer_cache_put(c, 'p', "key\0one", 7, &res);
+    assert_int_equal(answer_cache_get(c, 's', "key\0one", 7, &got), 0); /* another route */
+    assert_int_equal(answer_cache_get(c, 'p', "key\0onf", 7, &got), 0);
+    assert_int_equal(answer_cache_get(c, 'p', "key", 3, &got), 0); /* a prefix */
+    assert_int_equal(got.body.len, 0);
+    assert_int_equal(answer_cache_get(c, 'p', "key\0one", 7, &got), 1);
+    assert_int_equal(got.status, 200);
+    assert_string_equal(got.content_type, "text/html; charset=utf-8");
+    assert_string_equal(got.etag, res.etag);
+    assert_int_equal(got.body.len, res.body.len);
+    assert_memory_equal(got.body.data, res.body.data, res.body.len);
+    serve_response_free(&got);
+    serve_response_free(&res);
+
+    answer(&res, 404, "{\"error\":\"no\"}\n"); /* not kept: the 200 stays */
+    answer_cache_put(c, 'p', "key\0one", 7, &res);
+    serve_response_free(&res);
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(c, 'p', "key\0one", 7, &got), 1);
+    assert_string_equal(got.body.data, "{\"a\":1}\n");
+    serve_response_free(&got);
+
+    char *big = malloc(ANSWER_CACHE_MAX_BODY + 2);
+    assert_non_null(big);
+    memset(big, 'b', ANSWER_CACHE_MAX_BODY + 1);
+    big[ANSWER_CACHE_MAX_BODY + 1] = '\0';
+    answer(&res, 200, big); /* one byte too many: not kept */
+    answer_cache_put(c, 'p', "big", 3, &res);
+    serve_response_free(&res);
+    big[ANSWER_CACHE_MAX_BODY] = '\0';
+    answer(&res, 200, big); /* at the limit: kept, and replaces the only entry */
+    answer_cache_put(c, 'p', "big", 3, &res);
+    serve_response_free(&res);
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(c, 'p', "key\0one", 7, &got), 0);
+    assert_int_equal(answer_cache_get(c, 'p', "big", 3, &got), 1);
+    assert_int_equal(got.body.len, ANSWER_CACHE_MAX_BODY);
+    serve_response_free(&got);
+
+    char key[ANSWER_CACHE_MAX_KEY + 1];
+    memset(key, 'k', sizeof key);
+    answer(&res, 200, "long key");
+    answer_cache_put(c, 'p', key, sizeof key, &res); /* key too long: not kept */
+    serve_response_free(&res);
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(c, 'p', key, sizeof key, &got), 0);
+    assert_int_equal(answer_cache_get(c, 'p', "big", 3, &got), 1);
+    serve_response_free(&got);
+    free(big);
+    answer_cache_free(c);
+    answer_cache_free(NULL);
+}
+
 /* Store-slot reference counts under concurrent swaps: readers acquire,
  * pick and release while a writer publishes new snapshots.  The test keeps
  * one reference of its own on every store and snapshot it makes, so none
@@ -519,6 +601,7 @@ int main(void)
         cmocka_unit_test(predict_request_options),
         cmocka_unit_test(metrics_exposition),
         cmocka_unit_test(slow_clients_are_shut_down),
+        cmocka_unit_test(answer_cache_keeps_what_it_may),
         cmocka_unit_test(store_slot_counts_survive_concurrent_swaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
