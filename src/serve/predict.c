@@ -20,7 +20,10 @@ void serve_predict(serve_state *st, served_store *s, const serve_request *req, s
     /* A store a lookup found changed on disk answers from the file (503s)
      * until it is reloaded, not from answers kept before. */
     int cached = !atomic_load(&s->damaged);
-    if (cached && answer_cache_get(s->answers, PREDICT_ANSWER, req->body, req->body_len, res)) return;
+    if (cached && answer_cache_get(s->answers, PREDICT_ANSWER, req->body, req->body_len, res)) {
+        serve_metrics_answer_kept(&st->metrics);
+        return;
+    }
     predict_request pr;
     char err[256];
     if (predict_request_parse(req->body, req->body_len, st->config->max_users, &pr, err, sizeof err)) {

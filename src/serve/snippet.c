@@ -214,7 +214,9 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
     size_t key_len = snippet_key(r, req, key);
     /* See serve_predict for the damaged store. */
     int cached = key_len && !atomic_load(&s->damaged);
-    if (!cached || !answer_cache_get(s->answers, SNIPPET_ANSWER, key, key_len, res)) {
+    if (cached && answer_cache_get(s->answers, SNIPPET_ANSWER, key, key_len, res)) {
+        serve_metrics_answer_kept(&st->metrics);
+    } else {
         render_snippet(st, s, r, req, res);
         if (res->status != 200) return;
         if (cached) answer_cache_put(s->answers, SNIPPET_ANSWER, key, key_len, res);

@@ -437,6 +437,12 @@ def test_answer_cache_answers_as_without_it(stores):
                 for h in ("content-type", "etag", "cache-control", "content-length"):
                     assert got[1].get(h) == want[1].get(h), (method, path, body, h)
         assert kept.predict({"instances": [{"user_id": 1}]})[2] == cli_predict(stores["a"], "1")
+        # Answers were kept: every 200 GET and predict after its first, and the HEAD and 304 of a
+        # snippet kept earlier (the 304 sends its kept 200's ETag); none without the cache.
+        kept_total = lambda s: int(re.search(r"^mfkv_http_answers_kept_total (\d+)$",
+                                             s.request("GET", "/metrics")[2].decode(), re.M).group(1))
+        assert kept_total(fresh) == 0
+        assert kept_total(kept) >= 2 * 10
     finally:
         assert kept.stop() == 0 and fresh.stop() == 0
 

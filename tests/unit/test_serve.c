@@ -345,6 +345,7 @@ static void metrics_exposition(void **state)
     serve_metrics_swap(&m, 0);
     serve_metrics_slow_clients(&m, 2);
     serve_metrics_slow_clients(&m, 1);
+    for (int i = 0; i < 4; i++) serve_metrics_answer_kept(&m);
     served_store s;
     memset(&s, 0, sizeof s);
     strcpy(s.version, "77");
@@ -368,6 +369,7 @@ static void metrics_exposition(void **state)
         "mfkv_store_swaps_total{result=\"success\"} 1\n",
         "mfkv_store_swaps_total{result=\"failure\"} 2\n",
         "mfkv_http_slow_clients_cut_total 3\n",
+        "mfkv_http_answers_kept_total 4\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(out.data, want[i])) fail_msg("missing: %s", want[i]);
