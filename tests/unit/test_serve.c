@@ -331,6 +331,83 @@ static void predict_request_options(void **state)
     predict_request_free(&r);
 }
 
+/* Parses @p body (len bytes) with predict_request_parse and with jansson
+ * alone; they must agree on success and, then, on every field.  Returns
+ * whether the DOM-free path took it (no jansson tree kept). */
+static int parsers_agree(const char *body, size_t len)
+{
+    predict_request fast, slow;
+    char e1[256] = "", e2[256] = "";
+    int rc1 = predict_request_parse(body, len, 5, &fast, e1, sizeof e1);
+    int rc2 = predict_request_parse_json(body, len, 5, &slow, e2, sizeof e2);
+    if (rc1 != rc2 || strcmp(e1, e2)) fail_msg("%.*s: %d '%s' against %d '%s'", (int)len, body, rc1, e1, rc2, e2);
+    int took = !rc1 && !fast.root;
+    if (!rc1) {
+        assert_int_equal(fast.columnar, slow.columnar);
+        assert_int_equal(fast.max_items, slow.max_items);
+        assert_int_equal(fast.unknown_is_error, slow.unknown_is_error);
+        assert_int_equal(fast.n_users, slow.n_users);
+        for (size_t i = 0; i < fast.n_users; i++) {
+            const predict_user *a = &fast.users[i], *b = &slow.users[i];
+            if (a->id_len != b->id_len || memcmp(a->id, b->id, a->id_len) || a->n_exclude != b->n_exclude)
+                fail_msg("%.*s: user %zu '%.*s' against '%.*s'", (int)len, body, i, (int)a->id_len, a->id,
+                         (int)b->id_len, b->id);
+        }
+        predict_request_free(&fast);
+        predict_request_free(&slow);
+    }
+    return took;
+}
+
+/* The common shapes skip jansson (predict_request.c); every mutation of
+ * them by one byte - deleted, replaced or inserted, with bytes that matter
+ * to JSON - must read the same both ways, and many still take the short
+ * way (so the check is not vacuous). */
+static void predict_request_parsers_agree(void **state)
+{
+    (void)state;
+    static const char *const bases[] = {
+        "{\"instances\":[{\"user_id\":\"12\"}]}",
+        "{\"instances\":[{\"user_id\":1},{\"user_id\":\"abc\"},{\"user_id\":-7},{\"user_id\":0}]}",
+        " {\r\n\t\"instances\" : [ { \"user_id\" : 120 } , 7 , \"x y\" ] } \n",
+        "{\"inputs\":{\"user_id\":[1,\"abc\",-70]}}",
+        "{\"inputs\":[\"1\",2]}",
+        "{\"instances\":[1,\"\"]}",
+        "{\"instances\":[123456789012345678,-123456789012345678]}",
+    };
+    static const char bytes[] = " \t\"\\0-19.eE,[]{}:x\x80\x7f\x1f";
+    char m[256];
+    size_t took = 0, tried = 0;
+    for (size_t b = 0; b < sizeof bases / sizeof *bases; b++) {
+        size_t len = strlen(bases[b]);
+        if (!parsers_agree(bases[b], len)) fail_msg("%s: not taken without jansson", bases[b]);
+        for (size_t i = 0; i <= len; i++) {
+            if (i < len) { /* delete byte i */
+                memcpy(m, bases[b], i);
+                memcpy(m + i, bases[b] + i + 1, len - i - 1);
+                took += (size_t)parsers_agree(m, len - 1);
+                tried++;
+            }
+            for (size_t k = 0; k < sizeof bytes; k++) { /* (the NUL at the end of bytes too) */
+                memcpy(m, bases[b], len);
+                if (i < len) {
+                    m[i] = bytes[k];
+                    took += (size_t)parsers_agree(m, len);
+                }
+                memcpy(m, bases[b], i);
+                m[i] = bytes[k];
+                memcpy(m + i + 1, bases[b] + i, len - i);
+                took += (size_t)parsers_agree(m, len + 1);
+                tried += 2;
+            }
+        }
+    }
+    if (took < tried / 20) fail_msg("only %zu of %zu mutated bodies took the short way", took, tried);
+    /* More users than allowed: jansson's message. */
+    assert_false(parsers_agree("[1]", 3));
+    assert_false(parsers_agree("{\"instances\":[1,2,3,4,5,6]}", 26));
+}
+
 static void metrics_exposition(void **state)
 {
     (void)state;
@@ -601,6 +678,7 @@ int main(void)
         cmocka_unit_test(etag_covers_every_byte),
         cmocka_unit_test(predict_requests),
         cmocka_unit_test(predict_request_options),
+        cmocka_unit_test(predict_request_parsers_agree),
         cmocka_unit_test(metrics_exposition),
         cmocka_unit_test(slow_clients_are_shut_down),
         cmocka_unit_test(answer_cache_keeps_what_it_may),
