@@ -375,7 +375,7 @@ static void predict_request_parsers_agree(void **state)
         "{\"instances\":[1,\"\"]}",
         "{\"instances\":[123456789012345678,-123456789012345678]}",
     };
-    static const char bytes[] = " \t\"\\0-19.eE,[]{}:x\x80\x7f\x1f";
+    static const char bytes[] = " \"\\0-1.e,]}x\x80";
     char m[256];
     size_t took = 0, tried = 0;
     for (size_t b = 0; b < sizeof bases / sizeof *bases; b++) {
