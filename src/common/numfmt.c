@@ -168,10 +168,23 @@ static int shortest_by_integers(float v, decimal *out)
                                        1000000000};
     char nine[9];
     for (int i = 8, w = (int)x.whole; i >= 0; i--, w /= 10) nine[i] = (char)(w % 10);
+    /* While both ends of the interval share their first d digits, no
+     * d-digit candidate lies inside it, unless the low end is one exactly
+     * (a whole number ending in 0; then every d is tried).  So the first d
+     * worth trying is where the ends part: most floats need 7 or more
+     * digits, and this skips the rounding and tests of the shorter ones. */
+    int first = 1;
+    if (xlo.frac != 0 || xlo.whole % 10 != 0) {
+        uint64_t a = xlo.whole, b = xhi.whole;
+        int k = 0;
+        for (; a != b; k++, a /= 10, b /= 10) {}
+        first = k >= 9 ? 1 : 10 - k > 9 ? 9 : 10 - k;
+    }
     uint64_t prefix = 0;
     for (int d = 1; d <= 9; d++) {
         uint64_t ten_k = pow10[9 - d]; /* 10^(9-d) */
         prefix = prefix * 10 + (uint64_t)nine[d - 1];
+        if (d < first) continue;
         uint64_t n = prefix, rem = x.whole - prefix * ten_k, half = ten_k / 2;
         /* Round the 9-digit value (and its leftover fraction) to d digits. */
         int above_half, tie;
