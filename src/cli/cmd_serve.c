@@ -58,6 +58,9 @@ static void usage(FILE *out)
             "                            instead of 404\n"
             "      --max-body BYTES      largest request body; larger gets 413 (default 1048576)\n"
             "      --max-users N         most users in one predict request (default 1000)\n"
+            "      --answer-cache N      answers kept in memory per store version, so that a\n"
+            "                            repeated request is not worked out again (default 4096;\n"
+            "                            answers over 8 KiB, e.g. batches, are not kept; 0: none)\n"
             "      --cache-max-age S     snippet Cache-Control max-age (default 300)\n"
             "      --stale-while-revalidate S   snippet Cache-Control (default 60)\n"
             "      --connection-limit N  open connections served; requests on more get 503, and\n"
@@ -149,6 +152,7 @@ static int from_environment(serve_config *c, int listen_given)
 enum {
     OPT_FALLBACK = 256, OPT_MAX_BODY, OPT_MAX_USERS, OPT_MAX_AGE, OPT_SWR, OPT_CONN_LIMIT,
     OPT_TIMEOUT, OPT_GRACE, OPT_POLL, OPT_ACCESS_LOG, OPT_CORS, OPT_MODEL, OPT_BASE_PATH, OPT_KEEP,
+    OPT_ANSWER_CACHE,
 };
 
 #define MAX_MODELS 64
@@ -188,6 +192,7 @@ int cmd_serve(int argc, char **argv)
         {"fallback", no_argument, NULL, OPT_FALLBACK},
         {"max-body", required_argument, NULL, OPT_MAX_BODY},
         {"max-users", required_argument, NULL, OPT_MAX_USERS},
+        {"answer-cache", required_argument, NULL, OPT_ANSWER_CACHE},
         {"cache-max-age", required_argument, NULL, OPT_MAX_AGE},
         {"stale-while-revalidate", required_argument, NULL, OPT_SWR},
         {"connection-limit", required_argument, NULL, OPT_CONN_LIMIT},
@@ -238,6 +243,7 @@ int cmd_serve(int argc, char **argv)
         case OPT_FALLBACK: c.fallback = 1; break;
         case OPT_MAX_BODY: bad = cli_parse_u32("--max-body", optarg, 16, UINT32_MAX, &body); break;
         case OPT_MAX_USERS: bad = cli_parse_u32("--max-users", optarg, 1, 1000000, &c.max_users); break;
+        case OPT_ANSWER_CACHE: bad = cli_parse_u32("--answer-cache", optarg, 0, 1u << 24, &c.answer_cache); break;
         case OPT_MAX_AGE: bad = cli_parse_u32("--cache-max-age", optarg, 0, UINT32_MAX, &c.cache_max_age); break;
         case OPT_SWR: bad = cli_parse_u32("--stale-while-revalidate", optarg, 0, UINT32_MAX, &c.stale_while_revalidate); break;
         case OPT_CONN_LIMIT: bad = cli_parse_u32("--connection-limit", optarg, 1, 1000000, &c.connection_limit); break;

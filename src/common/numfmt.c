@@ -38,14 +38,17 @@ static void shortest_by_libc(float v, decimal *out)
 
 typedef unsigned __int128 u128;
 
-/* 5^p for 0 <= p <= 40 (5^27 is the largest that fits 64 bits). */
+/* 5^p for 0 <= p <= 40 (5^27 is the largest that fits 64 bits), from a
+ * table: a loop of multiplications was a good part of each call. */
 static u128 pow5(int p)
 {
-    u128 r = 1;
-    for (; p >= 27; p -= 27) r *= 7450580596923828125u;
-    uint64_t small = 1;
-    while (p-- > 0) small *= 5;
-    return r * small;
+    static const uint64_t table[28] = {
+        1u, 5u, 25u, 125u, 625u, 3125u, 15625u, 78125u, 390625u, 1953125u, 9765625u, 48828125u, 244140625u,
+        1220703125u, 6103515625u, 30517578125u, 152587890625u, 762939453125u, 3814697265625u,
+        19073486328125u, 95367431640625u, 476837158203125u, 2384185791015625u, 11920928955078125u,
+        59604644775390625u, 298023223876953125u, 1490116119384765625u, 7450580596923828125u
+    };
+    return p >= 27 ? (u128)table[27] * table[p - 27] : table[p];
 }
 
 /* x * 10^p as num / den with den a power of 2 times a power of 5, for
@@ -80,10 +83,21 @@ typedef struct scaled {
 
 static int scale(u128 t, u128 f, u128 den, scaled *out)
 {
-    u128 x;
-    if (!mul_fits(t, f, &x) || x / den > UINT64_MAX) return -1;
-    u128 rem = x % den;
-    out->whole = (uint64_t)(x / den);
+    u128 x, q, rem;
+    if (!mul_fits(t, f, &x)) return -1;
+    if ((den & (den - 1)) == 0) {
+        /* A power of two (for every value below 1e9, scores among them):
+         * shifts, where a 128-bit division is a slow library call. */
+        uint64_t low = (uint64_t)den;
+        int k = low ? __builtin_ctzll(low) : 64 + __builtin_ctzll((uint64_t)(den >> 64));
+        q = x >> k;
+        rem = x & (den - 1);
+    } else {
+        q = x / den;
+        rem = x % den;
+    }
+    if (q > UINT64_MAX) return -1;
+    out->whole = (uint64_t)q;
     out->frac = rem == 0 ? 0 : rem * 2 < den ? 1 : rem * 2 == den ? 2 : 3;
     return 0;
 }
@@ -147,9 +161,31 @@ static int shortest_by_integers(float v, decimal *out)
     if (scale_factors(e2, 8 - exp10, &f, &den) || scale(mid, f, den, &x) || scale(lo, f, den, &xlo) ||
         scale(hi, f, den, &xhi))
         return -1;
-    uint64_t ten_k = 100000000; /* 10^(9-d) */
-    for (int d = 1; d <= 9; d++, ten_k /= 10) {
-        uint64_t n = x.whole / ten_k, rem = x.whole % ten_k, half = ten_k / 2;
+    /* n: the first d of the 9 digits, kept as d grows, and rem what
+     * follows them, so that no step divides (a variable divisor would be a
+     * slow division instruction each time). */
+    static const uint64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+                                       1000000000};
+    char nine[9];
+    for (int i = 8, w = (int)x.whole; i >= 0; i--, w /= 10) nine[i] = (char)(w % 10);
+    /* While both ends of the interval share their first d digits, no
+     * d-digit candidate lies inside it, unless the low end is one exactly
+     * (a whole number ending in 0; then every d is tried).  So the first d
+     * worth trying is where the ends part: most floats need 7 or more
+     * digits, and this skips the rounding and tests of the shorter ones. */
+    int first = 1;
+    if (xlo.frac != 0 || xlo.whole % 10 != 0) {
+        uint64_t a = xlo.whole, b = xhi.whole;
+        int k = 0;
+        for (; a != b; k++, a /= 10, b /= 10) {}
+        first = k >= 9 ? 1 : 10 - k > 9 ? 9 : 10 - k;
+    }
+    uint64_t prefix = 0;
+    for (int d = 1; d <= 9; d++) {
+        uint64_t ten_k = pow10[9 - d]; /* 10^(9-d) */
+        prefix = prefix * 10 + (uint64_t)nine[d - 1];
+        if (d < first) continue;
+        uint64_t n = prefix, rem = x.whole - prefix * ten_k, half = ten_k / 2;
         /* Round the 9-digit value (and its leftover fraction) to d digits. */
         int above_half, tie;
         if (ten_k == 1) {
@@ -162,7 +198,7 @@ static int shortest_by_integers(float v, decimal *out)
         if (above_half || (tie && (n & 1))) n++;
         if (!at_least(n, ten_k, &xlo, !inclusive) || !at_most(n, ten_k, &xhi, !inclusive)) continue;
         int e = exp10;
-        if (n == 1000000000 / ten_k) { /* 9.99 rounded up to 10.0: one more decade */
+        if (n == pow10[d]) { /* 9.99 rounded up to 10.0: one more decade */
             n /= 10;
             e++;
         }

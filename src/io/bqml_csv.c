@@ -216,9 +216,9 @@ static int split_plain(csv_load *c, const char *s, size_t len)
         }
     }
     if (n == 0) {
-        size_t i = 0;
-        while (i < len && is_blank(s[i])) i++;
-        if (i == len) return 0;
+        size_t at = 0;
+        while (at < len && is_blank(s[at])) at++;
+        if (at == len) return 0;
     }
     /* A row's fields are read where they are, without copying; the header's
      * are copied, as its checks want NUL-terminated names. */

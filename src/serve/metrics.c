@@ -42,6 +42,11 @@ void serve_metrics_slow_clients(serve_metrics *m, unsigned n)
     atomic_fetch_add_explicit(&m->slow_clients_cut, n, memory_order_relaxed);
 }
 
+void serve_metrics_answer_kept(serve_metrics *m)
+{
+    atomic_fetch_add_explicit(&m->answers_kept, 1, memory_order_relaxed);
+}
+
 static uint64_t load(atomic_uint_fast64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
 
 static void render_requests(serve_metrics *m, mfkv_buf *out)
@@ -104,9 +109,13 @@ void serve_metrics_render(serve_metrics *m, const served_store *store, mfkv_buf 
                     "# HELP mfkv_http_slow_clients_cut_total Connections closed for not sending a whole request within --timeout.\n"
                     "# TYPE mfkv_http_slow_clients_cut_total counter\n"
                     "mfkv_http_slow_clients_cut_total %" PRIu64 "\n"
+                    "# HELP mfkv_http_answers_kept_total Requests answered from their store version's kept answers (--answer-cache).\n"
+                    "# TYPE mfkv_http_answers_kept_total counter\n"
+                    "mfkv_http_answers_kept_total %" PRIu64 "\n"
                     "# HELP mfkv_uptime_seconds Seconds since the server started.\n"
                     "# TYPE mfkv_uptime_seconds gauge\n"
                     "mfkv_uptime_seconds %.0f\n",
                     store->digest_hex, store->version, store->info.n_users, store->info.build_time,
-                    load(&m->swaps_ok), load(&m->swaps_failed), load(&m->slow_clients_cut), difftime(time(NULL), m->started));
+                    load(&m->swaps_ok), load(&m->swaps_failed), load(&m->slow_clients_cut),
+                    load(&m->answers_kept), difftime(time(NULL), m->started));
 }

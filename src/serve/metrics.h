@@ -25,6 +25,7 @@ typedef struct serve_metrics {
     atomic_uint_fast64_t latency_sum_ns[ROUTE_COUNT];
     atomic_uint_fast64_t swaps_ok, swaps_failed;
     atomic_uint_fast64_t slow_clients_cut;
+    atomic_uint_fast64_t answers_kept; /* requests answered from answer_cache.h */
 } serve_metrics;
 
 void serve_metrics_init(serve_metrics *m);
@@ -35,6 +36,9 @@ void serve_metrics_swap(serve_metrics *m, int ok);
 
 /* @p n connections were cut off for sending their request too slowly. */
 void serve_metrics_slow_clients(serve_metrics *m, unsigned n);
+
+/* A request was answered from its store version's kept answers. */
+void serve_metrics_answer_kept(serve_metrics *m);
 
 /* Append the whole exposition, with @p store's facts, to @p out. */
 void serve_metrics_render(serve_metrics *m, const served_store *store, mfkv_buf *out);

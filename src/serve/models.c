@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer_cache.h"
 #include "handler.h"
 
 /* Version numbers stay exact in a double, as TF Serving clients hold them. */
@@ -126,6 +127,7 @@ static int open_version(const serve_config *c, const served_model *m, const vers
      * earlier (or with the same SOURCE_DATE_EPOCH). */
     if (!f->number && cur && cur->n && (*out)->number <= cur->stores[0]->number)
         served_store_set_number(*out, cur->stores[0]->number + 1);
+    (*out)->answers = answer_cache_new(c->answer_cache); /* NULL (no cache) when out of memory */
     return MFKV_OK;
 }
 

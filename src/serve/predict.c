@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
-#include "common/predict_json.h"
+#include "answer_cache.h"
+#include "render/predict_json.h"
 #include "handler.h"
 #include "predict_request.h"
 
@@ -11,8 +12,18 @@ static int not_excluded(void *ctx, size_t list, const mfkv_item_info *item)
     return !serve_ids_contain(u->exclude, u->n_exclude, item->id, item->id_len);
 }
 
+/* The kind of predict answers in the answer cache: keyed by the whole body. */
+#define PREDICT_ANSWER 'p'
+
 void serve_predict(serve_state *st, served_store *s, const serve_request *req, serve_response *res)
 {
+    /* A store a lookup found changed on disk answers from the file (503s)
+     * until it is reloaded, not from answers kept before. */
+    int cached = !atomic_load(&s->damaged);
+    if (cached && answer_cache_get(s->answers, PREDICT_ANSWER, req->body, req->body_len, res)) {
+        serve_metrics_answer_kept(&st->metrics);
+        return;
+    }
     predict_request pr;
     char err[256];
     if (predict_request_parse(req->body, req->body_len, st->config->max_users, &pr, err, sizeof err)) {
@@ -39,6 +50,7 @@ void serve_predict(serve_state *st, served_store *s, const serve_request *req, s
                                            pr.columnar ? MFKV_PREDICT_COLUMNS : MFKV_PREDICT_ROWS, &extra,
                                            &res->body);
         if (rc) serve_error(res, 500, "store item table: %s", mfkv_strerror(rc));
+        else if (cached) answer_cache_put(s->answers, PREDICT_ANSWER, req->body, req->body_len, res);
     }
 done:
     free(lists);

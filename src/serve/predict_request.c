@@ -134,8 +134,135 @@ static int parse_root(const json_t *root, size_t max_users, predict_request *out
     return take_ids(inputs, 0, max_users, out, err, es);
 }
 
+/*
+ * The common shapes without a DOM: nearly every request is
+ *   {"instances":[{"user_id":ID},...]}, {"instances":[ID,...]},
+ *   {"inputs":{"user_id":[ID,...]}} or {"inputs":[ID,...]}
+ * and building jansson's tree for them cost more than answering from kept
+ * answers.  This scanner accepts only what jansson would read to the same
+ * users (ids are strings of printable ASCII without escapes, or integers
+ * written as jansson's "%lld" writes them back), so the ids can point into
+ * the body itself; anything else - other keys, escapes, exclusions, an
+ * empty or over-long list, any error - goes to the jansson parser, which
+ * keeps every error message.  tests/unit/test_serve.c and the serve_request
+ * fuzz target check both parsers agree.
+ */
+typedef struct scanner {
+    const char *p, *end;
+} scanner;
+
+static void skip_ws(scanner *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) s->p++;
+}
+
+/* The character @p c (after whitespace). */
+static int eat(scanner *s, char c)
+{
+    skip_ws(s);
+    if (s->p == s->end || *s->p != c) return 0;
+    s->p++;
+    return 1;
+}
+
+/* The key @p key with its colon; keys are compared as written (no escapes). */
+static int eat_key(scanner *s, const char *key)
+{
+    size_t n = strlen(key);
+    skip_ws(s);
+    if ((size_t)(s->end - s->p) < n + 2 || s->p[0] != '"' || memcmp(s->p + 1, key, n) || s->p[n + 1] != '"')
+        return 0;
+    s->p += n + 2;
+    return eat(s, ':');
+}
+
+/* An id: "printable ASCII" or an integer jansson would print back the same:
+ * no "-0" or leading zeros (not JSON), at most 18 digits (always in range). */
+static int eat_id(scanner *s, predict_user *u)
+{
+    skip_ws(s);
+    const char *start = s->p;
+    if (s->p < s->end && *s->p == '"') {
+        for (s->p++; s->p < s->end && *s->p != '"'; s->p++)
+            if (*s->p < 0x20 || *s->p > 0x7e || *s->p == '\\') return 0;
+        if (s->p == s->end) return 0;
+        u->id = start + 1;
+        u->id_len = (size_t)(s->p++ - start - 1);
+        return 1;
+    }
+    if (s->p < s->end && *s->p == '-') s->p++;
+    const char *digits = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
+    size_t nd = (size_t)(s->p - digits);
+    if (nd == 0 || nd > 18 || (*digits == '0' && (nd > 1 || digits != start))) return 0;
+    /* A fraction or exponent makes it a real, which jansson reports. */
+    if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E')) return 0;
+    u->id_len = (size_t)(s->p - start);
+    memcpy(u->digits, start, u->id_len);
+    u->digits[u->id_len] = '\0';
+    u->id = u->digits;
+    return 1;
+}
+
+/* [ID, ...] or, with @p rows, [{"user_id": ID}, ...] also mixed with bare
+ * ids, as take_ids reads them; at most @p max_users. */
+static int eat_ids(scanner *s, int rows, size_t max_users, predict_request *out)
+{
+    if (!eat(s, '[')) return 0;
+    size_t room = 0;
+    do {
+        if (out->n_users == max_users) return 0;
+        if (out->n_users == room) {
+            room = room ? 2 * room : 4;
+            if (room > max_users) room = max_users;
+            predict_user *grown = realloc(out->users, room * sizeof *grown);
+            if (!grown) return 0;
+            out->users = grown;
+        }
+        predict_user *u = &out->users[out->n_users];
+        memset(u, 0, sizeof *u);
+        skip_ws(s);
+        int object = rows && s->p < s->end && *s->p == '{';
+        if (object && !(eat(s, '{') && eat_key(s, "user_id"))) return 0;
+        if (!eat_id(s, u) || (object && !eat(s, '}'))) return 0;
+        out->n_users++;
+    } while (eat(s, ','));
+    return eat(s, ']');
+}
+
+/* 1: @p body is one of the common shapes, parsed into @p out; 0: it is not
+ * (out is then empty again). */
+static int parse_common(const char *body, size_t len, size_t max_users, predict_request *out)
+{
+    scanner s = {body, body + len};
+    int ok = eat(&s, '{');
+    if (ok && eat_key(&s, "instances")) {
+        ok = eat_ids(&s, 1, max_users, out);
+    } else if (ok && eat_key(&s, "inputs")) {
+        out->columnar = 1;
+        int object = eat(&s, '{');
+        ok = (!object || eat_key(&s, "user_id")) && eat_ids(&s, 0, max_users, out) && (!object || eat(&s, '}'));
+    } else {
+        ok = 0;
+    }
+    ok = ok && eat(&s, '}');
+    skip_ws(&s);
+    if (ok && s.p == s.end) return 1;
+    free(out->users);
+    memset(out, 0, sizeof *out);
+    return 0;
+}
+
 int predict_request_parse(const char *body, size_t len, size_t max_users,
                           predict_request *out, char *err, size_t es)
+{
+    memset(out, 0, sizeof *out);
+    if (parse_common(body, len, max_users, out)) return 0;
+    return predict_request_parse_json(body, len, max_users, out, err, es);
+}
+
+int predict_request_parse_json(const char *body, size_t len, size_t max_users,
+                               predict_request *out, char *err, size_t es)
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;

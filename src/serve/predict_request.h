@@ -26,7 +26,7 @@
 #include "id_set.h"
 
 typedef struct predict_user {
-    const char *id; /* into the parsed JSON or into digits */
+    const char *id; /* into the parsed JSON, the request body, or digits */
     size_t id_len;
     char digits[24]; /* decimal text of an integer id */
     serve_id *exclude; /* sorted items to hide from this user; NULL: none */
@@ -48,6 +48,12 @@ typedef struct predict_request {
  */
 int predict_request_parse(const char *body, size_t len, size_t max_users,
                           predict_request *out, char *err, size_t err_size);
+
+/* The same with jansson for every shape, which predict_request_parse uses
+ * for all but the common ones; separate so that tests can check that both
+ * read every body alike. */
+int predict_request_parse_json(const char *body, size_t len, size_t max_users,
+                               predict_request *out, char *err, size_t err_size);
 
 void predict_request_free(predict_request *r);
 

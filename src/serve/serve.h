@@ -33,6 +33,7 @@ typedef struct serve_config {
                                  (predict always answers them so, unless asked for 404) */
     size_t max_body;          /* bytes; larger requests get 413 */
     unsigned max_users;       /* users in one predict request */
+    unsigned answer_cache;    /* answers kept per store version (answer_cache.h); 0: none */
     unsigned cache_max_age;   /* seconds, snippet Cache-Control */
     unsigned stale_while_revalidate; /* seconds, snippet Cache-Control */
     unsigned connection_limit;

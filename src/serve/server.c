@@ -20,6 +20,7 @@ void serve_config_defaults(serve_config *c)
     c->threads = 4;
     c->max_body = 1u << 20;
     c->max_users = 1000;
+    c->answer_cache = 4096;
     c->cache_max_age = 300;
     c->stale_while_revalidate = 60;
     c->connection_limit = 1024;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer_cache.h"
 #include "common/numfmt.h"
+#include "common/user_json.h"
 #include "etag.h"
 #include "format.h"
 #include "handler.h"
@@ -21,38 +23,13 @@ typedef struct snippet_item {
     size_t score_len;
 } snippet_item;
 
-static void json_genres(mfkv_buf *b, const char *g, size_t len)
-{
-    mfkv_buf_put(b, "[", 1);
-    for (size_t start = 0; start < len;) {
-        const char *bar = memchr(g + start, '|', len - start);
-        size_t end = bar ? (size_t)(bar - g) : len;
-        if (start) mfkv_buf_put(b, ",", 1);
-        mfkv_buf_json_string(b, g + start, end - start);
-        start = end + 1;
-    }
-    mfkv_buf_put(b, "]", 1);
-}
-
+/* The one JSON shape of a user's list, shared with `mfkv get -f json`. */
 static void render_json(mfkv_buf *b, const char *user, size_t user_len, int fallback,
                         const snippet_item *items, uint32_t n)
 {
-    mfkv_buf_puts(b, "{\"user_id\":");
-    mfkv_buf_json_string(b, user, user_len);
-    mfkv_buf_puts(b, fallback ? ",\"fallback\":true,\"items\":[" : ",\"fallback\":false,\"items\":[");
-    for (uint32_t i = 0; i < n; i++) {
-        const mfkv_item_info *it = &items[i].info;
-        mfkv_buf_puts(b, i ? ",{\"item_id\":" : "{\"item_id\":");
-        mfkv_buf_json_string(b, it->id, it->id_len);
-        mfkv_buf_puts(b, ",\"title\":");
-        mfkv_buf_json_string(b, it->title, it->title_len);
-        mfkv_buf_puts(b, ",\"genres\":");
-        json_genres(b, it->genres, it->genres_len);
-        mfkv_buf_puts(b, ",\"score\":");
-        mfkv_buf_put(b, items[i].score, items[i].score_len);
-        mfkv_buf_put(b, "}", 1);
-    }
-    mfkv_buf_puts(b, "]}\n");
+    mfkv_user_json_open(b, user, user_len, fallback);
+    for (uint32_t i = 0; i < n; i++) mfkv_user_json_item(b, i == 0, &items[i].info, items[i].score, items[i].score_len);
+    mfkv_user_json_close(b);
 }
 
 /* Genres are shown "A, B": every '|' becomes ", ", every byte escaped. */
@@ -126,8 +103,32 @@ static int parse_exclude(const char *text, serve_id **out, size_t *n)
     return 0;
 }
 
-void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
-                           const serve_request *req, serve_response *res)
+/* The kind of snippet answers in the answer cache. */
+#define SNIPPET_ANSWER 's'
+
+/* What a snippet answer depends on besides the store: each query value as
+ * '-' (absent) or '=' and its text, NUL-terminated, then the user's bytes.
+ * @return the key's length, or 0 when it does not fit. */
+static size_t snippet_key(const serve_route *r, const serve_request *req, char key[ANSWER_CACHE_MAX_KEY])
+{
+    const char *values[] = {req->query_n, req->query_format, req->query_exclude};
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        size_t vlen = values[i] ? strlen(values[i]) : 0;
+        if (len + vlen + 2 > ANSWER_CACHE_MAX_KEY) return 0;
+        key[len++] = values[i] ? '=' : '-';
+        if (vlen) memcpy(key + len, values[i], vlen);
+        len += vlen;
+        key[len++] = '\0';
+    }
+    if (len + r->user_len > ANSWER_CACHE_MAX_KEY) return 0;
+    memcpy(key + len, r->user, r->user_len);
+    return len + r->user_len;
+}
+
+/* The 200 answer for the snippet, without the caching headers. */
+static void render_snippet(serve_state *st, served_store *s, const serve_route *r, const serve_request *req,
+                           serve_response *res)
 {
     uint32_t n;
     if (parse_n(req->query_n, &n)) {
@@ -177,6 +178,25 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
     }
 
     serve_etag(s->info.digest, res->body.data, res->body.len, res->etag);
+done:
+    free(items);
+    free(excluded);
+}
+
+void serve_recommendations(serve_state *st, served_store *s, const serve_route *r,
+                           const serve_request *req, serve_response *res)
+{
+    char key[ANSWER_CACHE_MAX_KEY];
+    size_t key_len = snippet_key(r, req, key);
+    /* See serve_predict for the damaged store. */
+    int cached = key_len && !atomic_load(&s->damaged);
+    if (cached && answer_cache_get(s->answers, SNIPPET_ANSWER, key, key_len, res)) {
+        serve_metrics_answer_kept(&st->metrics);
+    } else {
+        render_snippet(st, s, r, req, res);
+        if (res->status != 200) return;
+        if (cached) answer_cache_put(s->answers, SNIPPET_ANSWER, key, key_len, res);
+    }
     snprintf(res->cache_control, sizeof res->cache_control, "public, max-age=%u, stale-while-revalidate=%u",
              st->config->cache_max_age, st->config->stale_while_revalidate);
     if (req->if_none_match && serve_etag_matches(req->if_none_match, res->etag)) {
@@ -186,7 +206,4 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
         res->status = 304;
         res->content_type = NULL;
     }
-done:
-    free(items);
-    free(excluded);
 }

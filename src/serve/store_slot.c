@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer_cache.h"
+
 int served_store_open(const char *path, const struct stat *file, uint64_t number, served_store **out,
                       mfkv_diag *d)
 {
@@ -48,6 +50,7 @@ void served_store_release(served_store *s)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
     mfkv_close(s->store);
+    answer_cache_free(s->answers);
     free(s);
 }
 

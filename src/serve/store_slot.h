@@ -31,6 +31,7 @@ typedef struct served_store {
     struct stat file;     /* identity of the file when it was opened */
     atomic_int damaged;   /* a lookup found the file changed under it: reload it */
     atomic_uint refs;
+    struct answer_cache *answers; /* its recent answers (answer_cache.h); NULL: none */
 } served_store;
 
 /*

@@ -410,6 +410,42 @@ def test_etag_304_and_head(server):
     assert len(tags) == 4
 
 
+
+def test_answer_cache_answers_as_without_it(stores):
+    """A server keeping answers (--answer-cache, default) answers every request
+    exactly as one working each out again, also on the second and third time
+    and when requests differ only in what the cache key must tell apart."""
+    kept, fresh = Server(stores["a"]), Server(stores["a"], "--answer-cache", "0")
+    snippet = "/v1/users/1/recommendations"
+    requests = [("GET", snippet, None, {}), ("GET", snippet + "?n=", None, {}), ("GET", snippet + "?n=3", None, {}),
+                ("GET", snippet + "?n=3&format=html", None, {}), ("GET", snippet + "?n=3&exclude=3382", None, {}),
+                ("GET", snippet + "?n=3&exclude=", None, {}), ("GET", snippet + "?format=json", None, {}),
+                ("GET", "/v1/users/2/recommendations?n=3", None, {}), ("GET", "/v1/users/nobody/recommendations", None, {}),
+                ("HEAD", snippet + "?n=3", None, {})]
+    requests += [("POST", PREDICT, body, {}) for body in (
+        '{"instances":[{"user_id":1}]}', '{"instances": [{"user_id": 1}]}', '{"instances":[{"user_id":"1"}]}',
+        '{"instances":[{"user_id":1,"exclude":[3382]}]}', '{"instances":[{"user_id":1}],"n":2}',
+        '{"instances":[{"user_id":1},{"user_id":2}]}', '{"instances":[{"user_id":"nobody"}]}', '{"instances":[')]
+    try:
+        etag = kept.request("GET", snippet + "?n=3")[1]["etag"]
+        requests.append(("GET", snippet + "?n=3", None, {"If-None-Match": etag}))
+        for method, path, body, headers in requests:
+            want = fresh.request(method, path, body, headers)
+            for _ in range(3):
+                got = kept.request(method, path, body, headers)
+                assert got[0] == want[0] and got[2] == want[2], (method, path, body)
+                for h in ("content-type", "etag", "cache-control", "content-length"):
+                    assert got[1].get(h) == want[1].get(h), (method, path, body, h)
+        assert kept.predict({"instances": [{"user_id": 1}]})[2] == cli_predict(stores["a"], "1")
+        # Answers were kept: every 200 GET and predict after its first, and the HEAD and 304 of a
+        # snippet kept earlier (the 304 sends its kept 200's ETag); none without the cache.
+        kept_total = lambda s: int(re.search(r"^mfkv_http_answers_kept_total (\d+)$",
+                                             s.request("GET", "/metrics")[2].decode(), re.M).group(1))
+        assert kept_total(fresh) == 0
+        assert kept_total(kept) >= 2 * 10
+    finally:
+        assert kept.stop() == 0 and fresh.stop() == 0
+
 def test_fallback_for_unknown_users(stores):
     s = Server(stores["a"], "--fallback")
     try:

@@ -16,6 +16,7 @@
  * list), in $TMPDIR.
  */
 #include <jansson.h>
+#include <string.h>
 
 #include "fuzz.h"
 
@@ -117,6 +118,18 @@ static void check_parse(const char *body, size_t len, size_t max_users)
     if (pr.n_users == 0 || pr.n_users > max_users || !pr.users) abort();
     for (size_t i = 0; i < pr.n_users; i++)
         if (!pr.users[i].id) abort();
+    /* Read without jansson (no tree kept): jansson must read the same users. */
+    predict_request slow;
+    if (!pr.root) {
+        if (predict_request_parse_json(body, len, max_users, &slow, err, sizeof err) ||
+            slow.n_users != pr.n_users || slow.columnar != pr.columnar || slow.max_items != pr.max_items)
+            abort();
+        for (size_t i = 0; i < pr.n_users; i++)
+            if (slow.users[i].id_len != pr.users[i].id_len ||
+                memcmp(slow.users[i].id, pr.users[i].id, pr.users[i].id_len))
+                abort();
+        predict_request_free(&slow);
+    }
     predict_request_free(&pr);
 }
 

@@ -1,6 +1,7 @@
 /* Unit tests for the parts of `mfkv serve` that need no store: the shared
- * score format, escaping, routing, entity tags, predict request parsing and
- * the metrics exposition. */
+ * score format, escaping, routing, entity tags, predict request parsing,
+ * the metrics exposition, the answer cache and the store slot's reference
+ * counts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,11 +14,17 @@
 
 #include "common/buf.h"
 #include "common/numfmt.h"
+#include "serve/answer_cache.h"
 #include "serve/etag.h"
+#include "serve/handler.h"
 #include "serve/metrics.h"
 #include "serve/predict_request.h"
 #include "serve/route.h"
 #include "serve/slow_clients.h"
+#include "serve/store_slot.h"
+
+#include <pthread.h>
+#include <sched.h>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -324,6 +331,83 @@ static void predict_request_options(void **state)
     predict_request_free(&r);
 }
 
+/* Parses @p body (len bytes) with predict_request_parse and with jansson
+ * alone; they must agree on success and, then, on every field.  Returns
+ * whether the DOM-free path took it (no jansson tree kept). */
+static int parsers_agree(const char *body, size_t len)
+{
+    predict_request fast, slow;
+    char e1[256] = "", e2[256] = "";
+    int rc1 = predict_request_parse(body, len, 5, &fast, e1, sizeof e1);
+    int rc2 = predict_request_parse_json(body, len, 5, &slow, e2, sizeof e2);
+    if (rc1 != rc2 || strcmp(e1, e2)) fail_msg("%.*s: %d '%s' against %d '%s'", (int)len, body, rc1, e1, rc2, e2);
+    int took = !rc1 && !fast.root;
+    if (!rc1) {
+        assert_int_equal(fast.columnar, slow.columnar);
+        assert_int_equal(fast.max_items, slow.max_items);
+        assert_int_equal(fast.unknown_is_error, slow.unknown_is_error);
+        assert_int_equal(fast.n_users, slow.n_users);
+        for (size_t i = 0; i < fast.n_users; i++) {
+            const predict_user *a = &fast.users[i], *b = &slow.users[i];
+            if (a->id_len != b->id_len || memcmp(a->id, b->id, a->id_len) || a->n_exclude != b->n_exclude)
+                fail_msg("%.*s: user %zu '%.*s' against '%.*s'", (int)len, body, i, (int)a->id_len, a->id,
+                         (int)b->id_len, b->id);
+        }
+        predict_request_free(&fast);
+        predict_request_free(&slow);
+    }
+    return took;
+}
+
+/* The common shapes skip jansson (predict_request.c); every mutation of
+ * them by one byte - deleted, replaced or inserted, with bytes that matter
+ * to JSON - must read the same both ways, and many still take the short
+ * way (so the check is not vacuous). */
+static void predict_request_parsers_agree(void **state)
+{
+    (void)state;
+    static const char *const bases[] = {
+        "{\"instances\":[{\"user_id\":\"12\"}]}",
+        "{\"instances\":[{\"user_id\":1},{\"user_id\":\"abc\"},{\"user_id\":-7},{\"user_id\":0}]}",
+        " {\r\n\t\"instances\" : [ { \"user_id\" : 120 } , 7 , \"x y\" ] } \n",
+        "{\"inputs\":{\"user_id\":[1,\"abc\",-70]}}",
+        "{\"inputs\":[\"1\",2]}",
+        "{\"instances\":[1,\"\"]}",
+        "{\"instances\":[123456789012345678,-123456789012345678]}",
+    };
+    static const char bytes[] = " \"\\0-1.e,]}x\x80";
+    char m[256];
+    size_t took = 0, tried = 0;
+    for (size_t b = 0; b < sizeof bases / sizeof *bases; b++) {
+        size_t len = strlen(bases[b]);
+        if (!parsers_agree(bases[b], len)) fail_msg("%s: not taken without jansson", bases[b]);
+        for (size_t i = 0; i <= len; i++) {
+            if (i < len) { /* delete byte i */
+                memcpy(m, bases[b], i);
+                memcpy(m + i, bases[b] + i + 1, len - i - 1);
+                took += (size_t)parsers_agree(m, len - 1);
+                tried++;
+            }
+            for (size_t k = 0; k < sizeof bytes; k++) { /* (the NUL at the end of bytes too) */
+                memcpy(m, bases[b], len);
+                if (i < len) {
+                    m[i] = bytes[k];
+                    took += (size_t)parsers_agree(m, len);
+                }
+                memcpy(m, bases[b], i);
+                m[i] = bytes[k];
+                memcpy(m + i + 1, bases[b] + i, len - i);
+                took += (size_t)parsers_agree(m, len + 1);
+                tried += 2;
+            }
+        }
+    }
+    if (took < tried / 20) fail_msg("only %zu of %zu mutated bodies took the short way", took, tried);
+    /* More users than allowed: jansson's message. */
+    assert_false(parsers_agree("[1]", 3));
+    assert_false(parsers_agree("{\"instances\":[1,2,3,4,5,6]}", 26));
+}
+
 static void metrics_exposition(void **state)
 {
     (void)state;
@@ -338,6 +422,7 @@ static void metrics_exposition(void **state)
     serve_metrics_swap(&m, 0);
     serve_metrics_slow_clients(&m, 2);
     serve_metrics_slow_clients(&m, 1);
+    for (int i = 0; i < 4; i++) serve_metrics_answer_kept(&m);
     served_store s;
     memset(&s, 0, sizeof s);
     strcpy(s.version, "77");
@@ -361,6 +446,7 @@ static void metrics_exposition(void **state)
         "mfkv_store_swaps_total{result=\"success\"} 1\n",
         "mfkv_store_swaps_total{result=\"failure\"} 2\n",
         "mfkv_http_slow_clients_cut_total 3\n",
+        "mfkv_http_answers_kept_total 4\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(out.data, want[i])) fail_msg("missing: %s", want[i]);
@@ -407,6 +493,179 @@ static void slow_clients_are_shut_down(void **state)
     }
 }
 
+static void answer(serve_response *res, unsigned status, const char *body)
+{
+    serve_response_init(res);
+    res->status = status;
+    mfkv_buf_puts(&res->body, body);
+}
+
+/* Kept answers come back byte for byte with their headers, only for the
+ * same kind and key; errors, oversized answers and keys are never kept; a
+ * second answer hashing to the only entry replaces the first. */
+static void answer_cache_keeps_what_it_may(void **state)
+{
+    (void)state;
+    serve_response res, got;
+    assert_null(answer_cache_new(0));
+    answer(&res, 200, "x");
+    answer_cache_put(NULL, 'p', "k", 1, &res); /* no cache: nothing happens */
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(NULL, 'p', "k", 1, &got), 0);
+    serve_response_free(&res);
+
+    answer_cache *c = answer_cache_new(1);
+    assert_non_null(c);
+    answer(&res, 200, "{\"a\":1}\n");
+    res.content_type = "text/html; charset=utf-8";
+    strcpy(res.etag, "\"0123456789abcdef-0123456789abcdef\"");
+    answer_cache_put(c, 'p', "key\0one", 7, &res);
+    assert_int_equal(answer_cache_get(c, 's', "key\0one", 7, &got), 0); /* another route */
+    assert_int_equal(answer_cache_get(c, 'p', "key\0onf", 7, &got), 0);
+    assert_int_equal(answer_cache_get(c, 'p', "key", 3, &got), 0); /* a prefix */
+    assert_int_equal(got.body.len, 0);
+    assert_int_equal(answer_cache_get(c, 'p', "key\0one", 7, &got), 1);
+    assert_int_equal(got.status, 200);
+    assert_string_equal(got.content_type, "text/html; charset=utf-8");
+    assert_string_equal(got.etag, res.etag);
+    assert_int_equal(got.body.len, res.body.len);
+    assert_memory_equal(got.body.data, res.body.data, res.body.len);
+    serve_response_free(&got);
+    serve_response_free(&res);
+
+    answer(&res, 404, "{\"error\":\"no\"}\n"); /* not kept: the 200 stays */
+    answer_cache_put(c, 'p', "key\0one", 7, &res);
+    serve_response_free(&res);
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(c, 'p', "key\0one", 7, &got), 1);
+    assert_string_equal(got.body.data, "{\"a\":1}\n");
+    serve_response_free(&got);
+
+    char *big = malloc(ANSWER_CACHE_MAX_BODY + 2);
+    assert_non_null(big);
+    memset(big, 'b', ANSWER_CACHE_MAX_BODY + 1);
+    big[ANSWER_CACHE_MAX_BODY + 1] = '\0';
+    answer(&res, 200, big); /* one byte too many: not kept */
+    answer_cache_put(c, 'p', "big", 3, &res);
+    serve_response_free(&res);
+    big[ANSWER_CACHE_MAX_BODY] = '\0';
+    answer(&res, 200, big); /* at the limit: kept, and replaces the only entry */
+    answer_cache_put(c, 'p', "big", 3, &res);
+    serve_response_free(&res);
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(c, 'p', "key\0one", 7, &got), 0);
+    assert_int_equal(answer_cache_get(c, 'p', "big", 3, &got), 1);
+    assert_int_equal(got.body.len, ANSWER_CACHE_MAX_BODY);
+    serve_response_free(&got);
+
+    char key[ANSWER_CACHE_MAX_KEY + 1];
+    memset(key, 'k', sizeof key);
+    answer(&res, 200, "long key");
+    answer_cache_put(c, 'p', key, sizeof key, &res); /* key too long: not kept */
+    serve_response_free(&res);
+    serve_response_init(&got);
+    assert_int_equal(answer_cache_get(c, 'p', key, sizeof key, &got), 0);
+    assert_int_equal(answer_cache_get(c, 'p', "big", 3, &got), 1);
+    serve_response_free(&got);
+    free(big);
+    answer_cache_free(c);
+    answer_cache_free(NULL);
+}
+
+/* Store-slot reference counts under concurrent swaps: readers acquire,
+ * pick and release while a writer publishes new snapshots.  The test keeps
+ * one reference of its own on every store and snapshot it makes, so none
+ * is freed before the end, where each must be back to exactly that one
+ * (the slot's on the current snapshot aside): a lost or doubled count
+ * shows here, and a release too many as use-after-free under the
+ * valgrind and ASan stages once the test drops its own.  Stores have no
+ * file (mfkv_close(NULL) is a no-op); only the counting is under test. */
+#define SLOT_SWAPS 2000
+#define SLOT_READERS 3
+
+typedef struct slot_race {
+    store_slot slot;
+    atomic_int done;
+    atomic_uint reads;
+    atomic_int bad; /* a reader saw a snapshot or store with no reference left */
+} slot_race;
+
+static void *slot_reader(void *arg)
+{
+    slot_race *r = arg;
+    unsigned reads = 0;
+    while (!atomic_load(&r->done) || reads < 1000) {
+        served_versions *v = store_slot_acquire(&r->slot);
+        served_store *s = served_versions_pick(v, NULL, 0);
+        /* Besides the slot's (or the test's), this reader holds one. */
+        if (atomic_load(&v->refs) < 2 || !s || atomic_load(&s->refs) < 2) atomic_store(&r->bad, 1);
+        served_versions_release(v);
+        reads++;
+    }
+    atomic_fetch_add(&r->reads, reads);
+    return NULL;
+}
+
+static served_store *slot_store(uint64_t number)
+{
+    served_store *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    served_store_set_number(s, number);
+    atomic_init(&s->damaged, 0);
+    atomic_init(&s->refs, 1);
+    return s;
+}
+
+static void store_slot_counts_survive_concurrent_swaps(void **state)
+{
+    (void)state;
+    /* Snapshot i holds stores i and i+1 (newest first), as a base path
+     * keeping two versions does. */
+    served_store **stores = calloc(SLOT_SWAPS + 2, sizeof *stores);
+    served_versions **snaps = calloc(SLOT_SWAPS + 1, sizeof *snaps);
+    assert_true(stores && snaps);
+    for (size_t i = 0; i < SLOT_SWAPS + 2; i++) stores[i] = slot_store(i + 1);
+    for (size_t i = 0; i <= SLOT_SWAPS; i++) {
+        served_store *pair[2] = {stores[i + 1], stores[i]};
+        snaps[i] = served_versions_new(pair, 2, NULL, 0);
+        assert_non_null(snaps[i]);
+        assert_int_equal(atomic_load(&snaps[i]->refs), 1);
+    }
+    slot_race r;
+    atomic_init(&r.done, 0);
+    atomic_init(&r.reads, 0);
+    atomic_init(&r.bad, 0);
+    atomic_fetch_add(&snaps[0]->refs, 1); /* the slot's; the test keeps its own */
+    store_slot_init(&r.slot, snaps[0]);
+    pthread_t readers[SLOT_READERS];
+    for (int i = 0; i < SLOT_READERS; i++) assert_int_equal(pthread_create(&readers[i], NULL, slot_reader, &r), 0);
+    for (size_t i = 1; i <= SLOT_SWAPS; i++) {
+        atomic_fetch_add(&snaps[i]->refs, 1); /* handed over to the slot */
+        store_slot_publish(&r.slot, snaps[i]);
+        if (i % 64 == 0) sched_yield();
+    }
+    atomic_store(&r.done, 1);
+    for (int i = 0; i < SLOT_READERS; i++) assert_int_equal(pthread_join(readers[i], NULL), 0);
+    assert_int_equal(atomic_load(&r.bad), 0);
+    assert_true(atomic_load(&r.reads) >= SLOT_READERS * 1000u);
+
+    /* Every reader's reference is back; the slot holds only the newest. */
+    for (size_t i = 0; i <= SLOT_SWAPS; i++)
+        assert_int_equal(atomic_load(&snaps[i]->refs), i == SLOT_SWAPS ? 2 : 1);
+    /* Store i is in snapshots i-1 and i: two references besides the test's. */
+    for (size_t i = 0; i < SLOT_SWAPS + 2; i++)
+        assert_int_equal(atomic_load(&stores[i]->refs), 1 + (i > 0) + (i <= SLOT_SWAPS));
+    store_slot_destroy(&r.slot);
+    assert_int_equal(atomic_load(&snaps[SLOT_SWAPS]->refs), 1);
+    for (size_t i = 0; i <= SLOT_SWAPS; i++) served_versions_release(snaps[i]);
+    for (size_t i = 0; i < SLOT_SWAPS + 2; i++) assert_int_equal(atomic_load(&stores[i]->refs), 1);
+    /* The last references: these free the stores (valgrind and ASan see a
+     * double free or a leak if the counts were off). */
+    for (size_t i = 0; i < SLOT_SWAPS + 2; i++) served_store_release(stores[i]);
+    free(stores);
+    free(snaps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,8 +678,11 @@ int main(void)
         cmocka_unit_test(etag_covers_every_byte),
         cmocka_unit_test(predict_requests),
         cmocka_unit_test(predict_request_options),
+        cmocka_unit_test(predict_request_parsers_agree),
         cmocka_unit_test(metrics_exposition),
         cmocka_unit_test(slow_clients_are_shut_down),
+        cmocka_unit_test(answer_cache_keeps_what_it_may),
+        cmocka_unit_test(store_slot_counts_survive_concurrent_swaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
