@@ -52,11 +52,11 @@ int cmd_predict(int argc, char **argv)
         mfkv_model_free(&m);
         return MFKV_EXIT_NOTFOUND;
     }
-    double bu = m.user_bias[u], bi = m.item_bias[i], dot = 0;
-    const float *p = m.user_factors + (size_t)u * m.n_factors;
-    const float *q = m.item_factors + (size_t)i * m.n_factors;
-    for (uint32_t f = 0; f < m.n_factors; f++) dot += (double)p[f] * (double)q[f];
-    printf("predicted_rating %.9g\n", m.global_bias + bu + bi + dot);
+    /* The parts and the sum of mfkv_model_predict, the score a store ranks by. */
+    double bu = m.user_bias[u], bi = m.item_bias[i];
+    double dot = mfkv_score_dot(m.user_factors + (size_t)u * m.n_factors,
+                                m.item_factors + (size_t)i * m.n_factors, m.n_factors);
+    printf("predicted_rating %.9g\n", mfkv_model_predict(&m, u, i));
     printf("global_bias      %.9g\n", m.global_bias);
     printf("user_bias        %.9g\n", bu);
     printf("item_bias        %.9g\n", bi);
