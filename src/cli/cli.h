@@ -60,9 +60,6 @@ int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out);
  * a newer major version names the store's format version and the one this
  * mfkv reads. */
 void cli_open_error(const char *path, int rc);
-/* mfkv_open, except that a folder is MFKV_IO with errno EISDIR (an I/O
- * error naming the cause) rather than "not an mfkv store". */
-int cli_open(const char *path, unsigned flags, mfkv_store **out);
 
 /* Before any work: fail (print why, naming @p path, and return
  * MFKV_EXIT_INPUT) unless the folder that will hold @p path exists and is

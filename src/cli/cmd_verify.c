@@ -30,7 +30,7 @@ int cmd_verify(int argc, char **argv)
     if (optind < argc) store = argv[optind];
     mfkv_store *st;
     const char *path = cli_store_path(store);
-    int opened = cli_open(path, 0, &st), rc;
+    int opened = mfkv_open(path, 0, &st), rc;
     /* A store refused for damage is opened without checks (reads stay
      * bounds-checked and guarded) so that the scan can say where it is. */
     if (opened == MFKV_CORRUPT) (void)mfkv_open(path, MFKV_OPEN_NO_CHECKSUM, &st);

@@ -29,21 +29,10 @@ void cli_open_error(const char *path, int rc)
         cli_error("%s: %s", path, rc == MFKV_IO ? strerror(errno) : mfkv_strerror(rc));
 }
 
-int cli_open(const char *path, unsigned flags, mfkv_store **out)
-{
-    int rc = mfkv_open(path, flags, out);
-    struct stat st;
-    if (rc == MFKV_FORMAT && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        errno = EISDIR;
-        rc = MFKV_IO;
-    }
-    return rc;
-}
-
 int cli_open_store(const char *flag_value, unsigned flags, mfkv_store **out)
 {
     const char *path = cli_store_path(flag_value);
-    int rc = cli_open(path, flags, out);
+    int rc = mfkv_open(path, flags, out);
     if (rc) {
         cli_open_error(path, rc);
         return cli_exit_for(rc);
