@@ -131,7 +131,7 @@ fn linkDeps(m: *std.Build.Module, all: bool) void {
         // By path: zig reads -lstdc++ as its own libc++.
         m.addObjectFile(.{ .cwd_relative = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6" });
         m.linkSystemLibrary("csv", .{ .use_pkg_config = .no });
-        m.linkSystemLibrary("microhttpd", .{});
+        m.linkSystemLibrary("http_parser", .{ .use_pkg_config = .no });
         m.linkSystemLibrary("m", .{ .use_pkg_config = .no });
         m.linkSystemLibrary("pthread", .{ .use_pkg_config = .no });
     }

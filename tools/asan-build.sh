@@ -14,7 +14,7 @@ SAN="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-r
 GCC_ONLY="-Wno-missing-field-initializers -Wno-format-truncation"
 CFLAGS="$(flags c) $GCC_ONLY $SAN -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread"
 CXXFLAGS="$(flags cxx) $SAN -Isrc"
-LIBS="-llmdb -lxxhash -lopenblas -ljansson -lsimdjson -lcsv -lmicrohttpd -lcmocka -lm -lpthread -lstdc++"
+LIBS="-llmdb -lxxhash -lopenblas -ljansson -lsimdjson -lcsv -lhttp_parser -lcmocka -lm -lpthread -lstdc++"
 export CFLAGS CXXFLAGS
 jobs=$(nproc)
 # Flags or a header newer than an object: recompile it.

@@ -44,7 +44,7 @@ out=zig-out-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 # The C flags of every build (build-flags.txt), plus this one's mode.
 CFLAGS="$(sed -n 's/^c: //p' build-flags.txt) -g -O1 -fno-omit-frame-pointer $SAN -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread"
-LIBS="-llmdb -lxxhash -lopenblas -ljansson -lsimdjson -lcsv -lmicrohttpd -lm -lpthread -lstdc++"
+LIBS="-llmdb -lxxhash -lopenblas -ljansson -lsimdjson -lcsv -lhttp_parser -lm -lpthread -lstdc++"
 mkdir -p "$out/obj" "$out/bin"
 objs=""
 # The C++ files behind src/io's C interfaces (simdjson, fast_float), with

@@ -24,7 +24,7 @@ for arg in "$@"; do
 done
 
 APT_PACKAGES="gcc pkg-config python3 python3-venv python3-pip valgrind
-  liblmdb-dev libxxhash-dev libopenblas-dev libjansson-dev libcsv-dev libmicrohttpd-dev libcmocka-dev
+  liblmdb-dev libxxhash-dev libopenblas-dev libjansson-dev libcsv-dev libhttp-parser-dev libcmocka-dev
   chromium ${MFKV_EXTRA_APT:-} $EXTRA_APT
   g++ libsimdjson-dev libfast-float-dev"
 # Java for the Spark job of the Python package (python/mfkv/spark.py); the JRE's

@@ -3,7 +3,7 @@
  *
  * serve_handle() turns one complete request (method, decoded path, the few
  * query and header values that matter, body) into a response (status,
- * headers, body).  http.c adapts libmicrohttpd to it; unit tests call it
+ * headers, body).  http.c calls it for each request read; unit tests call it
  * directly.
  */
 #ifndef MFKV_SERVE_HANDLER_H
@@ -16,7 +16,6 @@
 #include "metrics.h"
 #include "route.h"
 #include "serve.h"
-#include "slow_clients.h"
 #include "models.h"
 #include "store_slot.h"
 
@@ -51,7 +50,6 @@ typedef struct serve_state {
     serve_metrics metrics;
     atomic_int draining; /* shutting down: /readyz says so */
     atomic_uint open_connections;
-    slow_clients slow; /* every open connection, for the request deadline */
     struct serve_linger *linger; /* lingering close; NULL in unit tests */
     char listen_addr[46];        /* numeric, as resolved from config->listen_host */
 } serve_state;

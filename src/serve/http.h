@@ -1,29 +1,48 @@
 /*
- * http.h - libmicrohttpd in front of serve_handle(): collects the body
- * (refusing more than max_body with 413), fills the headers, counts every
- * request in the metrics and writes the access log.
+ * http.h - HTTP/1.1 in front of serve_handle(): an epoll loop per worker
+ * thread over Debian's http-parser (libhttp-parser, nodejs' parser).
  *
- * Overload: with more than connection_limit connections open, requests get
- * 503 and a JSON error (Retry-After: 1, Connection: close) instead of a
- * dropped connection; only beyond connection_limit + SERVE_CONNECTION_HEADROOM
- * does libmicrohttpd refuse connections outright.
+ * Each worker owns its connections outright (no locks on the request path):
+ * it reads into the connection's buffer, parses, calls serve_handle() for
+ * each complete request, and writes the answers (several when the client
+ * pipelines) from one buffer with one send.  Keep-alive follows the request
+ * (HTTP/1.1 by default, HTTP/1.0 with "Connection: keep-alive").
+ *
+ * Limits: the request line and headers must fit SERVE_HEAD_MAX bytes (431),
+ * the body --max-body (413: on a declared Content-Length before any of it is
+ * read, on a chunked body as soon as it passes the limit).  A connection is
+ * closed when it has waited --timeout seconds since it opened or its last
+ * answer went out without sending a whole request (idle keep-alive, and
+ * slowloris clients that trickle header bytes), or when a client stops
+ * reading an answer for that long.  With more than connection_limit
+ * connections open, requests get 503 and a JSON error (Retry-After: 1,
+ * Connection: close) instead of a dropped connection; only beyond
+ * connection_limit + SERVE_CONNECTION_HEADROOM are connections refused
+ * outright (closed at accept).  Every request is counted in the metrics and
+ * written to the access log.
  */
 #ifndef MFKV_SERVE_HTTP_H
 #define MFKV_SERVE_HTTP_H
-
-#include <microhttpd.h>
 
 #include "common/diag.h"
 #include "handler.h"
 
 #define SERVE_CONNECTION_HEADROOM 64u
+/* Request line plus headers, per connection (nginx's default for one
+ * header line is 8 KiB). */
+#define SERVE_HEAD_MAX 16384u
 
-/* Listen on the configured address with the configured limits.
- * @return the daemon, or NULL with @p d filled. */
-struct MHD_Daemon *serve_http_start(serve_state *st, mfkv_diag *d);
+typedef struct serve_http serve_http;
+
+/* Listen on the configured address and start config->threads workers.
+ * @return the server, or NULL with @p d filled. */
+serve_http *serve_http_start(serve_state *st, mfkv_diag *d);
+
+/* The port listened on (the kernel's pick when the config said 0). */
+unsigned serve_http_port(const serve_http *h);
 
 /* Stop accepting connections, let open ones finish for up to @p grace_s
- * seconds, then stop every thread. */
-void serve_http_stop(struct MHD_Daemon *daemon, unsigned grace_s);
+ * seconds, then close them and stop every worker. */
+void serve_http_stop(serve_http *h, unsigned grace_s);
 
 #endif

@@ -6,12 +6,11 @@
  * still sending.  Closing a socket whose receive queue holds unread bytes
  * makes the kernel send a reset, and a reset that arrives before the client
  * reads the answer destroys it: urllib and http.client then report
- * ECONNRESET/EPIPE instead of the 413 or 431.  libmicrohttpd has no option
- * for this, so its close notice hands a duplicate of the socket here: its
- * own close() then leaves the connection open, and this thread shuts down the
- * sending side (the client sees the answer and a FIN), reads and discards
- * what still comes, and closes at the client's EOF or at a bound, whichever
- * comes first:
+ * ECONNRESET/EPIPE instead of the 413 or 431.  So http.c hands such a
+ * socket here once the answer is sent, instead of closing it, and this
+ * thread shuts down the sending side (the client sees the answer and a
+ * FIN), reads and discards what still comes, and closes at the client's EOF
+ * or at a bound, whichever comes first:
  *   SERVE_LINGER_TIME_S     total time (nginx lingering_time, 30 s)
  *   SERVE_LINGER_TIMEOUT_S  silence between reads (nginx lingering_timeout, 5 s)
  *   SERVE_LINGER_MAX_BYTES  bytes discarded per connection

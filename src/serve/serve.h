@@ -28,7 +28,7 @@ typedef struct serve_config {
     unsigned versions_to_keep; /* loaded versions of a base directory */
     const char *listen_host; /* IPv4 or IPv6 address, or a name (its first address) */
     uint16_t listen_port;    /* 0: let the kernel pick (logged) */
-    unsigned threads;         /* MHD worker threads */
+    unsigned threads;         /* HTTP worker threads (http.h) */
     int fallback;             /* snippets of unknown users show the store's fallback list
                                  (predict always answers them so, unless asked for 404) */
     size_t max_body;          /* bytes; larger requests get 413 */

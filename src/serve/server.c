@@ -64,13 +64,12 @@ static int install_signals(mfkv_diag *d)
     return MFKV_OK;
 }
 
-/* The main thread's loop: signals, polls of the store path every poll_ms,
- * and at least once a second the sweep for clients too slow to send a
- * request. */
+/* The main thread's loop: signals, and polls of the store path every
+ * poll_ms (the HTTP workers keep their own deadlines, http.h). */
 static void wait_for_shutdown(serve_state *st)
 {
     const serve_config *c = st->config;
-    int wait_ms = c->poll_ms && c->poll_ms < 1000 ? (int)c->poll_ms : 1000;
+    int wait_ms = c->poll_ms ? (int)c->poll_ms : -1;
     double next_poll = mfkv_now() + c->poll_ms / 1000.0;
     while (!got_stop) {
         struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
@@ -79,8 +78,6 @@ static void wait_for_shutdown(serve_state *st)
         while (n > 0 && read(wake_pipe[0], drain, sizeof drain) > 0) {
         }
         if (got_stop) break;
-        unsigned cut = slow_clients_sweep(&st->slow, (int64_t)c->connection_timeout * 1000);
-        if (cut) serve_metrics_slow_clients(&st->metrics, cut);
         if (got_hup) {
             got_hup = 0;
             serve_models_poll(st, 1);
@@ -103,17 +100,14 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     atomic_init(&st.open_connections, 0);
     rc = serve_models_open(&st, d);
     if (rc) return rc;
-    slow_clients_init(&st.slow);
-    struct MHD_Daemon *daemon = NULL;
+    serve_http *http = NULL;
     if (!serve_linger_start(c->connection_limit + SERVE_CONNECTION_HEADROOM, &st.linger, d))
-        daemon = serve_http_start(&st, d);
-    if (!daemon) {
+        http = serve_http_start(&st, d);
+    if (!http) {
         serve_linger_stop(st.linger);
-        slow_clients_destroy(&st.slow);
         serve_models_close(&st);
         return d->status;
     }
-    const union MHD_DaemonInfo *port = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     for (size_t i = 0; i < st.n_models; i++) {
         served_versions *v = store_slot_acquire(&st.models[i].slot);
         served_store *s = v->stores[0];
@@ -123,14 +117,13 @@ int serve_run(const serve_config *c, mfkv_diag *d)
     }
     fprintf(c->log, "mfkv serve: serving %s as model %s on http://%s%s%s:%u/\n", c->models[0].path,
             c->models[0].name, strchr(st.listen_addr, ':') ? "[" : "", st.listen_addr,
-            strchr(st.listen_addr, ':') ? "]" : "", port ? (unsigned)port->port : (unsigned)c->listen_port);
+            strchr(st.listen_addr, ':') ? "]" : "", serve_http_port(http));
     fflush(c->log);
 
     wait_for_shutdown(&st);
     atomic_store(&st.draining, 1);
-    serve_http_stop(daemon, c->shutdown_grace);
+    serve_http_stop(http, c->shutdown_grace);
     serve_linger_stop(st.linger);
-    slow_clients_destroy(&st.slow);
     serve_models_close(&st);
     fprintf(c->log, "mfkv serve: stopped\n");
     fflush(c->log);

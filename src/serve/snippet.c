@@ -201,8 +201,8 @@ void serve_recommendations(serve_state *st, served_store *s, const serve_route *
              st->config->cache_max_age, st->config->stale_while_revalidate);
     if (req->if_none_match && serve_etag_matches(req->if_none_match, res->etag)) {
         /* 304 carries the validators and caching headers of the 200.  The body
-         * stays: libmicrohttpd sends none for a 304 but derives Content-Length
-         * from it, and RFC 9110 8.6 allows only the length the 200 would have. */
+         * stays: http.c sends none for a 304 but derives Content-Length from
+         * it, and RFC 9110 8.6 allows only the length the 200 would have. */
         res->status = 304;
         res->content_type = NULL;
     }

@@ -40,7 +40,7 @@ def test_runtime_file_list(tmp_path):
     files = runtime_files(tmp_path / "rt")
     assert "/usr/local/bin/mfkv" in files
     libs = {os.path.basename(f) for f in files if ".so" in f}
-    for needed in ("libc.so.6", "libmicrohttpd.so.12", "liblmdb.so.0", "libxxhash.so.0", "libjansson.so.4"):
+    for needed in ("libc.so.6", "libhttp_parser.so.2.9", "liblmdb.so.0", "libxxhash.so.0", "libjansson.so.4"):
         assert needed in libs, files
     assert any(re.match(r"/lib\S*/ld-linux", f) for f in files), files
     # Nothing but the binary, libraries, the loader and the user database.

@@ -3,7 +3,7 @@
  * handler, error paths) and its body through predict_request_parse().
  *
  * Input: a flags byte, then method, path, ?n=, ?format= and If-None-Match
- * separated by NUL bytes (what libmicrohttpd hands over is NUL-terminated,
+ * separated by NUL bytes (what http.c hands over is NUL-terminated,
  * so those can never hold one), then the body: the rest, any bytes.
  * Flags: bit 0 serve with --fallback (and --cors-origin https://a.example;
  * without: the Vertex AI routes /predict and /health); bits 1-3 absent ?n=
@@ -70,7 +70,6 @@ static void fuzz_serve_setup(void)
         fuzz_state[f].config = &fuzz_config[f];
         serve_metrics_init(&fuzz_state[f].metrics);
         if (serve_models_open(&fuzz_state[f], &d)) abort();
-        slow_clients_init(&fuzz_state[f].slow);
     }
     unlink(path); /* the mappings stay valid */
 }

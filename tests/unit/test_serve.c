@@ -20,7 +20,6 @@
 #include "serve/metrics.h"
 #include "serve/predict_request.h"
 #include "serve/route.h"
-#include "serve/slow_clients.h"
 #include "serve/store_slot.h"
 
 #include <pthread.h>
@@ -456,43 +455,6 @@ static void metrics_exposition(void **state)
 
 /* The sweep shuts down exactly the connections still waiting for their
  * request past the limit: the peer of each socket pair sees end-of-file. */
-static void slow_clients_are_shut_down(void **state)
-{
-    (void)state;
-    slow_clients l;
-    slow_clients_init(&l);
-    int waiting[2], answered[2], idle_again[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, waiting), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, answered), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, idle_again), 0);
-    slow_client *a = slow_clients_add(&l, waiting[0]);
-    slow_client *b = slow_clients_add(&l, answered[0]);
-    slow_client *c = slow_clients_add(&l, idle_again[0]);
-    assert_true(a && b && c);
-    assert_int_equal(slow_clients_sweep(&l, 60000), 0); /* nobody is late yet */
-    slow_client_answered(b);
-    slow_client_answered(c);
-    slow_client_idle(c);
-    assert_int_equal(slow_clients_sweep(&l, -1), 2); /* a and c are waiting */
-    assert_int_equal(slow_clients_sweep(&l, -1), 0); /* each is cut once */
-    char byte;
-    assert_int_equal(recv(waiting[1], &byte, 1, 0), 0);
-    assert_int_equal(recv(idle_again[1], &byte, 1, 0), 0);
-    assert_int_equal(send(answered[1], "x", 1, 0), 1); /* still open both ways */
-    assert_int_equal(recv(answered[0], &byte, 1, 0), 1);
-    slow_clients_remove(&l, a);
-    slow_clients_remove(&l, b);
-    slow_clients_remove(&l, c);
-    slow_clients_remove(&l, NULL);
-    assert_true(l.head.next == &l.head && l.head.prev == &l.head);
-    slow_clients_destroy(&l);
-    for (int i = 0; i < 2; i++) {
-        close(waiting[i]);
-        close(answered[i]);
-        close(idle_again[i]);
-    }
-}
-
 static void answer(serve_response *res, unsigned status, const char *body)
 {
     serve_response_init(res);
@@ -680,7 +642,6 @@ int main(void)
         cmocka_unit_test(predict_request_options),
         cmocka_unit_test(predict_request_parsers_agree),
         cmocka_unit_test(metrics_exposition),
-        cmocka_unit_test(slow_clients_are_shut_down),
         cmocka_unit_test(answer_cache_keeps_what_it_may),
         cmocka_unit_test(store_slot_counts_survive_concurrent_swaps),
     };
