@@ -24,9 +24,9 @@
  * sent: a client that sends without reading cannot make a connection buffer
  * without bound. */
 #define OUT_HIGH (256u * 1024)
-/* An output buffer grown past this is freed once sent rather than kept
- * for the connection's next answers. */
-#define OUT_KEEP (64u * 1024)
+/* An output or body buffer grown past this is freed once used rather than
+ * kept for the connection's next request. */
+#define KEEP_MAX (64u * 1024)
 /* Connections taken per wake-up, so that a burst spreads over the workers. */
 #define ACCEPT_BATCH 32
 /* Out of descriptors: how long a worker stops accepting (the listening
@@ -189,6 +189,10 @@ static void request_reset(conn *c)
     c->cur_hdr = -1;
     c->head_keep = 0;
     c->body.len = 0;
+    if (c->body.cap > KEEP_MAX) { /* up to --max-body: not kept for every idle connection */
+        free(c->body.data);
+        c->body = (bytes){0};
+    }
 }
 
 /* A header's value (trailing blanks cut), or NULL when it is absent. */
@@ -603,7 +607,7 @@ static int flush(conn *c, uint64_t now)
         }
     }
     c->out.len = c->sent = 0;
-    if (c->out.cap > OUT_KEEP) {
+    if (c->out.cap > KEEP_MAX) {
         free(c->out.data);
         c->out = (bytes){0};
     }
@@ -675,11 +679,9 @@ static void accept_some(worker *w, uint64_t now)
             continue;
         }
         conn *c = malloc(sizeof *c);
+        if (c) memset(c, 0, offsetof(conn, in)); /* in[] needs no zeroes */
+        /* Edge-triggered, in and out at once: no epoll_ctl per request. */
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-        if (c) {
-            memset(c, 0, offsetof(conn, in));
-            ev.data.ptr = c;
-        }
         if (!c || epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
             atomic_fetch_sub(&st->open_connections, 1);
             close(fd);

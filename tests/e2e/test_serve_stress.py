@@ -9,7 +9,7 @@
   - the store hot-swapped every 100 ms under load (wrk when installed, and
     checking clients): zero errors, and every response is exactly one store's;
   - SIGTERM while every worker is busy, with thread races widened by a shim:
-    a clean exit, never libmicrohttpd's abort.
+    a clean exit, every time.
 
 Expected responses come from `mfkv get --format predict` on each store, whose
 lists test_serve.py checks against a brute-force reference.
@@ -100,7 +100,7 @@ SLOW_CLIENTS = 20
 
 def test_slow_header_clients_are_cut_off(stores):
     """Each slow client sends its request line and then a header byte every
-    0.2 s, never idle for libmicrohttpd's idle timeout; --timeout 1 cuts them."""
+    0.2 s, never idle for long; --timeout 1 (the time to send a whole request) cuts them."""
     want = cli_predict(stores["a"], "1")
     s = Server(stores["a"], "--timeout", "1", "--threads", "2")
     outcome = [None] * SLOW_CLIENTS
@@ -205,7 +205,7 @@ def test_garbage_never_gets_a_server_error(stores):
                     reply = b""
             if reply.startswith(b"HTTP/"):
                 status = int(reply.split(b" ", 2)[1])
-                # libmicrohttpd answers an unknown protocol version with 505.
+                # An unknown protocol version gets 505.
                 assert status < 500 or status == 505, (payload, reply[:300])
         status, _, body = s.predict({"instances": [{"user_id": 1}]})
         assert status == 200 and body == cli_predict(stores["a"], "1")
@@ -392,12 +392,14 @@ def test_new_version_every_100ms_under_load(stores, tmp_path):
 
 
 def test_sigterm_while_workers_are_busy_exits_cleanly(stores, tmp_path, monkeypatch):
-    """Graceful shutdown under load exits 0, run after run.  With epoll
-    workers, libmicrohttpd 0.9.75's MHD_quiesce_daemon and a busy worker both
-    remove the listening socket from the worker's epoll set; the loser's
-    epoll_ctl fails and libmicrohttpd aborts (SIGABRT).  That race is microseconds wide
-    (one stress run in many), so slow_epoll_del.c makes each removal 3 ms
-    slower: before the fix (http.c) about one run in three aborted here."""
+    """Graceful shutdown under load exits 0, run after run.  Each worker
+    takes the listening socket out of its own epoll set, and serve_http_stop
+    closes the socket only once all have (a worker still polling a closed
+    descriptor, or one whose number a new socket took, would accept on the
+    wrong thing).  slow_epoll_del.c makes each removal 3 ms slower, so a
+    missing wait shows here.  (With libmicrohttpd's epoll mode this aborted
+    about one run in three: its quiesce and a busy worker both removed the
+    socket, and the loser's failed epoll_ctl raised SIGABRT.)"""
     shim = tmp_path / "slow_epoll_del.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(shim),
                     os.path.join(os.path.dirname(__file__), "slow_epoll_del.c"), "-ldl"],
