@@ -883,6 +883,38 @@ serve_http *serve_http_start(serve_state *st, mfkv_diag *d)
 
 unsigned serve_http_port(const serve_http *h) { return h->port; }
 
+int serve_http_replay(serve_state *st, const char *in, size_t len, size_t piece, mfkv_buf *out)
+{
+    serve_http h = {.st = st, .listen_fd = -1};
+    worker w = {.h = &h};
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return -1;
+    c->w = &w;
+    c->fd = -1;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    request_reset(c);
+    size_t at = 0;
+    if (!piece) piece = len;
+    for (;;) {
+        parse(c); /* what drive() does between a read and a send */
+        mfkv_buf_put(out, c->out.data, c->out.len);
+        c->out.len = 0;
+        if (c->closing || (c->fed == c->in_len && at == len)) break;
+        if (c->fed < c->in_len) continue; /* stopped at OUT_HIGH: the answers are out now */
+        size_t n = len - at < piece ? len - at : piece;
+        if (n > SERVE_HEAD_MAX - c->in_len) n = SERVE_HEAD_MAX - c->in_len;
+        memcpy(c->in + c->in_len, in + at, n);
+        c->in_len += (uint32_t)n;
+        at += n;
+    }
+    int closing = c->closing;
+    free(c->out.data);
+    free(c->body.data);
+    free(c);
+    return mfkv_buf_status(out) ? -1 : closing;
+}
+
 void serve_http_stop(serve_http *h, unsigned grace_s)
 {
     atomic_store(&h->stopping, 1);

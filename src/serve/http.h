@@ -45,4 +45,11 @@ unsigned serve_http_port(const serve_http *h);
  * seconds, then close them and stop every worker. */
 void serve_http_stop(serve_http *h, unsigned grace_s);
 
+/* What one connection would be sent for the byte stream @p in, read @p piece
+ * bytes at a time (0: all at once), appended to @p out: the loop's parsing
+ * and answering without a socket, deadlines or lingering, for tests and
+ * fuzzing.  @return 1 if the server would close the connection after it, 0
+ * if it would wait for more, -1 when out of memory. */
+int serve_http_replay(serve_state *st, const char *in, size_t len, size_t piece, mfkv_buf *out);
+
 #endif

@@ -56,6 +56,7 @@ void fuzz_modelfile_outcome(const uint8_t *data, size_t size, char *out, size_t 
 void fuzz_movies_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
 void fuzz_npy_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
 void fuzz_ratings_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
+void fuzz_serve_http_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
 void fuzz_serve_request_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
 void fuzz_store_outcome(const uint8_t *data, size_t size, char *out, size_t cap);
 #define FUZZ_SAY(out, cap, ...)                                                                    \

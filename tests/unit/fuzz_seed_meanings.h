@@ -2,8 +2,9 @@
  * checked by hand against the seed: counts of its rows and ids, sums of its
  * values, statuses (8 parse error); store and model file seeds against the
  * raw parsers of tests/e2e/test_format_pinned.py; serve requests against the
- * fuzz store built in fuzz_serve_request.c (user "1": top item "x&<y>" at
- * 3.5 - 0.2 + 0.68 + 0.5607 = 4.5407). */
+ * fuzz store built in fuzz_serve.h (user "1": top item "x&<y>" at
+ * 3.5 - 0.2 + 0.68 + 0.5607 = 4.5407); serve streams: the status of each
+ * answer in order (100: the interim one), and whether the server closes. */
 {"bqml_ndjson", "edge_bom.ndjson", "ok users=2 items=2 factors=2 global=3.5"},
 {"bqml_ndjson", "edge_crlf.ndjson", "ok users=2 items=2 factors=2 global=3.5"},
 {"bqml_ndjson", "edge_duplicate_id.ndjson", "status 8"},
@@ -65,3 +66,14 @@
 {"serve_request", "vertex_health", "200 ready."},
 {"serve_request", "vertex_route_strict_unknown", "400 {\"error\":\"2 users in one request; the li"},
 {"serve_request", "wrong_method", "405 {\"error\":\"method DELETE not allowed here"},
+{"serve_http", "body_too_large", "413 closed"},
+{"serve_http", "chunked", "200 open"},
+{"serve_http", "connection_close", "200 closed"},
+{"serve_http", "expect_100", "100 200 open"},
+{"serve_http", "head_304_cors", "200 304 204 open"},
+{"serve_http", "header_too_large", "431 closed"},
+{"serve_http", "http10_keep_alive", "200 200 closed"},
+{"serve_http", "http2", "505 closed"},
+{"serve_http", "malformed", "400 closed"},
+{"serve_http", "pipelined", "200 200 200 open"},
+{"serve_http", "query_and_escapes", "200 404 open"},

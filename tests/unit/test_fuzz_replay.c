@@ -19,6 +19,7 @@
 #include "../fuzz/fuzz_movies.c"
 #include "../fuzz/fuzz_npy.c"
 #include "../fuzz/fuzz_ratings.c"
+#include "../fuzz/fuzz_serve_http.c"
 #include "../fuzz/fuzz_serve_request.c"
 #include "../fuzz/fuzz_store.c"
 
@@ -99,13 +100,14 @@ static void movies(void **state) { replay("movies", fuzz_movies_one, fuzz_movies
 static void modelfile(void **state) { replay("modelfile", fuzz_modelfile_one, fuzz_modelfile_outcome); }
 static void store(void **state) { replay("store", fuzz_store_one, fuzz_store_outcome); }
 static void serve_requests(void **state) { replay("serve_request", fuzz_serve_request_one, fuzz_serve_request_outcome); }
+static void serve_http_streams(void **state) { replay("serve_http", fuzz_serve_http_one, fuzz_serve_http_outcome); }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bqml_ndjson), cmocka_unit_test(bqml_csv), cmocka_unit_test(npy),
         cmocka_unit_test(ratings),     cmocka_unit_test(movies),   cmocka_unit_test(modelfile),
-        cmocka_unit_test(store),       cmocka_unit_test(serve_requests),
+        cmocka_unit_test(store),       cmocka_unit_test(serve_requests), cmocka_unit_test(serve_http_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
