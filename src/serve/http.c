@@ -548,7 +548,9 @@ static void parse(conn *c)
     } else if (c->head_done) {
         c->in_len = c->fed = c->head_keep; /* the body is copied out: make room */
     } else if (c->in_len == SERVE_HEAD_MAX) {
-        refuse(c, 431, "request line and headers larger than 16384 bytes");
+        char msg[64];
+        snprintf(msg, sizeof msg, "request line and headers larger than %u bytes", SERVE_HEAD_MAX);
+        refuse(c, 431, msg);
     }
 }
 
