@@ -97,9 +97,10 @@ int mfkv_check_text(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d
 
 int mfkv_parse_finite(const mfkv_where *w, const char *s, size_t len, double *out, mfkv_diag *d)
 {
-    /* The fast parser takes the numbers strtod reads to the same value;
+    /* The fast parser takes the numbers strtod reads to the same value
+     * (its first step inline here: loaders read millions of short ones);
      * strtod sorts out the rest and words the message. */
-    if (mfkv_decimal(s, len, out)) return MFKV_OK;
+    if ((len && mfkv_plain_decimal(s, len, out)) || mfkv_decimal(s, len, out)) return MFKV_OK;
     /* strtod needs a terminated string; longer text is no plain number. */
     char buf[128];
     if (len == 0 || len >= sizeof buf) return fail_value(d, w, "not a number", s, len);

@@ -1,12 +1,11 @@
 #include "ratings.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
+#include "chunks.h"
 #include "decimal.h"
 #include "digits.h"
 #include "fields.h"
@@ -468,7 +467,6 @@ typedef struct chunk {
     size_t n_marks, marks_cap;
     size_t lines;  /* lines in the chunk, blank ones too */
     int status;    /* MFKV_NOMEM when rows could not grow */
-    pthread_t thread;
 } chunk;
 
 static int add_mark(chunk *c, size_t row, size_t line, const char *s, size_t len)
@@ -521,12 +519,6 @@ no_memory:
     c->status = MFKV_NOMEM;
     return NULL;
 }
-
-/* Chunks of at least this many bytes are worth a thread of their own; a
- * block is this many bytes per thread. */
-enum { MIN_CHUNK = 256 << 10, BLOCK_PER_THREAD = 4 << 20, MAX_THREADS = 8 };
-
-enum { SHORT_LINE = 16 };
 
 /* Give rows [from, to) of ld->all, which hold id numbers, their indices in
  * file order, moving them to *kept on; @p row is the data row of @p from. */
@@ -607,32 +599,16 @@ static int settle_chunk(loader *ld, const chunk *c, size_t first, size_t n, size
 static int load_block(loader *ld, chunk *c, size_t threads, const char *s, size_t len,
                       size_t *line, const mfkv_ratings_opts *opts, mfkv_diag *d)
 {
-    size_t n = len / MIN_CHUNK < threads ? len / MIN_CHUNK : threads;
-    if (n == 0) n = 1;
-    const char *end = s + len, *p = s;
+    const char *start[MFKV_CHUNK_THREADS];
+    size_t size[MFKV_CHUNK_THREADS], n = mfkv_chunk_split(s, len, threads, start, size);
     for (size_t k = 0; k < n; k++) {
-        /* Chunk k ends after the first line end at or past its share (and
-         * past where chunk k - 1 ended). */
-        const char *to = end;
-        if (k + 1 < n) {
-            const char *share = s + len / n * (k + 1), *from = share > p ? share : p;
-            const char *nl = memchr(from, '\n', (size_t)(end - from));
-            to = nl ? nl + 1 : end;
-        }
         c[k].ld = ld;
-        c[k].s = p;
-        c[k].len = (size_t)(to - p);
+        c[k].s = start[k];
+        c[k].len = size[k];
         c[k].to = k ? &c[k].own : &ld->all;
         c[k].own.n = 0;
-        p = to;
     }
-    int started[MAX_THREADS] = {0};
-    for (size_t k = 1; k < n; k++)
-        if (!(started[k] = pthread_create(&c[k].thread, NULL, read_chunk, &c[k]) == 0))
-            read_chunk(&c[k]); /* no thread to be had: read it here */
-    read_chunk(&c[0]);
-    for (size_t k = 1; k < n; k++)
-        if (started[k]) pthread_join(c[k].thread, NULL);
+    mfkv_chunk_run(read_chunk, c, sizeof *c, n);
     columns *all = &ld->all;
     size_t kept = c[0].first;
     int rc = MFKV_OK;
@@ -660,6 +636,9 @@ static int load_block(loader *ld, chunk *c, size_t threads, const char *s, size_
     return rc;
 }
 
+/* Fewer bytes than a rating line has (see load). */
+enum { SHORT_LINE = 16 };
+
 static int load(loader *ld, const char *path, const mfkv_ratings_opts *opts, mfkv_diag *d)
 {
     int rc = mfkv_table_open(&ld->table, path, dat_names, N_COLS, "ratings", d);
@@ -668,18 +647,13 @@ static int load(loader *ld, const char *path, const mfkv_ratings_opts *opts, mfk
     mfkv_table *t = &ld->table;
     ld->stop[(unsigned char)t->fields.sep[0]] = ld->stop['\n'] = ld->stop['\r'] = 1;
     ld->stop['"'] = (unsigned char)t->fields.quoted;
-    size_t threads = opts->threads;
-    if (threads == 0) {
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? (size_t)online : 1;
-    }
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    size_t threads = mfkv_chunk_threads(opts->threads);
     /* Columns for the whole file at once, so they are not copied as they
      * grow: room for a row per SHORT_LINE bytes, which MovieLens' 20-25
      * byte lines do not fill (untouched room costs no memory).  Only a
      * guess: when it cannot be had, rows grow as they come. */
     if (t->lines.regular) (void)columns_reserve(&ld->all, t->lines.size / SHORT_LINE);
-    chunk c[MAX_THREADS] = {0};
+    chunk c[MFKV_CHUNK_THREADS] = {0};
     /* A `.dat` file's first row is the line mfkv_table_open read. */
     if (t->dat) {
         size_t before = t->lines.line - 1;
@@ -688,10 +662,10 @@ static int load(loader *ld, const char *path, const mfkv_ratings_opts *opts, mfk
     while (!rc) {
         const char *s;
         size_t len;
-        rc = mfkv_lines_block(&t->lines, BLOCK_PER_THREAD * threads, &s, &len, d);
+        rc = mfkv_lines_block(&t->lines, MFKV_CHUNK_BLOCK * threads, &s, &len, d);
         if (!rc) rc = load_block(ld, c, threads, s, len, &t->lines.line, opts, d);
     }
-    for (size_t k = 0; k < MAX_THREADS; k++) {
+    for (size_t k = 0; k < MFKV_CHUNK_THREADS; k++) {
         columns_free(&c[k].own);
         free(c[k].marks);
     }
