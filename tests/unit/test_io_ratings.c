@@ -464,7 +464,7 @@ static void test_threads_agree(void **state)
             char want[512];
             if (skip) {
                 snprintf(want, sizeof want, "%zu skipped",
-                         (cases[c].bad < rows) + (cases[c].repeat < rows));
+                         (size_t)(cases[c].bad < rows) + (cases[c].repeat < rows));
                 assert_non_null(strstr(one, want));
             } else if (cases[c].bad < rows || cases[c].repeat < rows) {
                 int repeat_first = cases[c].repeat < cases[c].bad;
