@@ -684,6 +684,24 @@ static void test_movie_title_length_limit(void **state)
     assert_int_equal(strlen(title_of(&m, 0)), 65535);
     assert_string_equal(genres_of(&m, 0), "");
     mfkv_movies_free(&m);
+
+    /* `.dat`: checked for length only (the line is valid UTF-8 once
+     * converted), also a genres field, and a Latin-1 title that only grows
+     * past the limit as UTF-8. */
+    static const struct { const char *head, *tail, *message; unsigned char fill; size_t n; } dat[] = {
+        {"7::", "::Drama\n", "field title: 65536 bytes is longer than 65535", 'x', 65536},
+        {"7::Title::", "\n", "field genres: 65536 bytes is longer than 65535", 'x', 65536},
+        {"7::", "::Drama\n", "field title: 80000 bytes is longer than 65535", 0xE9, 40000},
+    };
+    for (size_t k = 0; k < sizeof dat / sizeof *dat; k++) {
+        head = sprintf(content, "%s", dat[k].head);
+        memset(content + head, dat[k].fill, dat[k].n);
+        size_t n = (size_t)head + dat[k].n + (size_t)sprintf(content + head + dat[k].n, "%s", dat[k].tail);
+        path = write_temp("movies.dat", content, n);
+        assert_int_equal(mfkv_movies_load(path, &m, &d), MFKV_PARSE);
+        snprintf(want, sizeof want, "%s:1: %s", path, dat[k].message);
+        assert_string_equal(d.msg, want);
+    }
     free(content);
 }
 
