@@ -455,8 +455,8 @@ typedef struct mark {
     size_t len;
 } mark;
 
-/* The lines of one chunk of a block, read by one thread into rows of @p to:
- * the loader's own columns for the first chunk, its own for the others. */
+/* The lines of one chunk of a block, read by one thread into rows of `to`:
+ * the loader's columns for the first chunk, the chunk's own for the others. */
 typedef struct chunk {
     const loader *ld;
     const char *s;
