@@ -14,7 +14,7 @@ Synthetic inputs of MovieLens-1M shape, fixed seed, written once per run:
 
 Loaders (tools/bench/bench_load), one thread (issue 9's per-core figure),
 best of --repeats, each next to references run on the same file; rating
-logs also with the library's default threads (one per CPU), wall time:
+logs and long CSV also with the library's default threads (one per CPU):
   wc -l            reads every byte, finds the lines (the disk/page-cache floor);
   python json      json.loads of every line (NDJSON only);
   pandas read_csv  C engine (CSV formats; '::' files with sep='::' need the
@@ -161,6 +161,8 @@ def main():
              f("weights.ndjson"), lambda: json_lines(f("weights.ndjson"))),
             ("BigQuery ML long CSV (users + items)", "csv", [f("users.csv"), f("items.csv")], "pandas read_csv",
              f("users.csv"), lambda: pd.read_csv(f("users.csv"))),
+            (f"BigQuery ML long CSV, {os.cpu_count()} threads", "csv", [f("users.csv"), f("items.csv")],
+             "pandas read_csv", f("users.csv"), lambda: pd.read_csv(f("users.csv"))),
             ("MovieLens 1M ratings.dat", "ratings", [f("ratings.dat")], "pandas read_csv, ratings.csv twin",
              f("ratings.csv"), lambda: pd.read_csv(f("ratings.csv"))),
             ("MovieLens latest ratings.csv", "ratings", [f("ratings.csv")], "pandas read_csv",
@@ -174,7 +176,7 @@ def main():
                                                   encoding="latin-1")),
         ]
         for label, fmt, files, ref_name, ref_file, ref in cases:
-            # bench_load reads ratings on one thread unless told; "0" is the library's default.
+            # bench_load reads ratings and long CSV on one thread unless told; "0" is the library's default.
             threads = ["0"] if label.endswith(" threads") else []
             out = run([args.bench, fmt, *files, str(args.repeats), *threads]).stdout
             r = json.loads(out.strip().splitlines()[-1])

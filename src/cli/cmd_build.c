@@ -102,7 +102,7 @@ typedef struct build_args {
 static int load_model(const build_args *a, mfkv_model *m, mfkv_diag *d)
 {
     if (a->weights) return mfkv_load_bqml_ndjson(a->weights, a->user_column, m, d);
-    if (a->users) return mfkv_load_bqml_csv(a->users, a->items, a->global_bias, m, d);
+    if (a->users) return mfkv_load_bqml_csv(a->users, a->items, a->global_bias, a->threads, m, d);
     if (a->npy) return mfkv_load_npy_dir(a->npy, m, d);
     return mfkv_modelfile_read(a->model, m, NULL, d);
 }

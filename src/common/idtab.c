@@ -14,14 +14,12 @@ void mfkv_idtab_free(mfkv_idtab *t)
     free(t->pool);
     free(t->offset);
     free(t->length);
+    free(t->hash);
     free(t->slots);
     memset(t, 0, sizeof *t);
 }
 
-static uint32_t slot_of(const mfkv_idtab *t, const char *s, size_t len)
-{
-    return (uint32_t)XXH3_64bits(s, len) & t->slot_mask;
-}
+static uint32_t hash_of(const char *s, size_t len) { return (uint32_t)XXH3_64bits(s, len); }
 
 /* Keep the index at most half full so probes stay short. */
 static int rehash(mfkv_idtab *t, uint32_t nslots)
@@ -32,30 +30,47 @@ static int rehash(mfkv_idtab *t, uint32_t nslots)
     t->slots = slots;
     t->slot_mask = nslots - 1;
     for (uint32_t i = 0; i < t->n; i++) {
-        uint32_t s = slot_of(t, t->pool + t->offset[i], t->length[i]);
+        uint32_t s = t->hash[i] & t->slot_mask;
         while (t->slots[s]) s = (s + 1) & t->slot_mask;
         t->slots[s] = i + 1;
     }
     return MFKV_OK;
 }
 
+/* The slot of @p s (hashed to @p hash): the one holding it, or the empty
+ * one that ends its probe, where it would go. */
+static uint32_t probe(const mfkv_idtab *t, const char *s, size_t len, uint32_t hash)
+{
+    for (uint32_t h = hash & t->slot_mask;; h = (h + 1) & t->slot_mask) {
+        uint32_t v = t->slots[h];
+        if (!v || (t->hash[v - 1] == hash && t->length[v - 1] == len &&
+                   memcmp(t->pool + t->offset[v - 1], s, len) == 0))
+            return h;
+    }
+}
+
 int mfkv_idtab_find(const mfkv_idtab *t, const char *s, size_t len, uint32_t *index)
 {
     if (!t->slots) return MFKV_NOTFOUND;
-    for (uint32_t h = slot_of(t, s, len);; h = (h + 1) & t->slot_mask) {
-        uint32_t v = t->slots[h];
-        if (!v) return MFKV_NOTFOUND;
-        if (t->length[v - 1] == len && memcmp(t->pool + t->offset[v - 1], s, len) == 0) {
-            *index = v - 1;
-            return MFKV_OK;
-        }
-    }
+    uint32_t v = t->slots[probe(t, s, len, hash_of(s, len))];
+    if (!v) return MFKV_NOTFOUND;
+    *index = v - 1;
+    return MFKV_OK;
 }
 
 int mfkv_idtab_intern(mfkv_idtab *t, const char *s, size_t len, uint32_t *index, int *added)
 {
     if (added) *added = 0;
-    if (mfkv_idtab_find(t, s, len, index) == MFKV_OK) return MFKV_OK;
+    /* Hashed once, for the lookup and the insert: interning titles, each
+     * new, hashed them twice. */
+    uint32_t hash = hash_of(s, len);
+    if (t->slots) {
+        uint32_t v = t->slots[probe(t, s, len, hash)];
+        if (v) {
+            *index = v - 1;
+            return MFKV_OK;
+        }
+    }
     if (t->n == UINT32_MAX - 1 || len > UINT32_MAX) return MFKV_LIMIT;
     if (t->n == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 64;
@@ -65,6 +80,9 @@ int mfkv_idtab_intern(mfkv_idtab *t, const char *s, size_t len, uint32_t *index,
         uint32_t *lens = realloc(t->length, cap * sizeof *lens);
         if (!lens) return MFKV_NOMEM;
         t->length = lens;
+        uint32_t *hashes = realloc(t->hash, cap * sizeof *hashes);
+        if (!hashes) return MFKV_NOMEM;
+        t->hash = hashes;
         t->cap = cap;
     }
     if (t->pool_len + len + 1 > t->pool_cap) {
@@ -83,10 +101,9 @@ int mfkv_idtab_intern(mfkv_idtab *t, const char *s, size_t len, uint32_t *index,
     t->pool[t->pool_len + len] = '\0';
     t->offset[t->n] = t->pool_len;
     t->length[t->n] = (uint32_t)len;
+    t->hash[t->n] = hash;
     t->pool_len += len + 1;
-    uint32_t h = slot_of(t, s, len);
-    while (t->slots[h]) h = (h + 1) & t->slot_mask;
-    t->slots[h] = t->n + 1;
+    t->slots[probe(t, s, len, hash)] = t->n + 1;
     *index = t->n++;
     if (added) *added = 1;
     return MFKV_OK;

@@ -17,6 +17,7 @@ typedef struct mfkv_idtab {
     size_t pool_len, pool_cap;
     size_t *offset;     /* offset[i]: start of string i in pool */
     uint32_t *length;   /* length[i]: its byte length */
+    uint32_t *hash;     /* hash[i]: its hash, so growing the index rehashes no string */
     uint32_t n, cap;
     uint32_t *slots;    /* hash index: slot -> index + 1, 0 = empty */
     uint32_t slot_mask;

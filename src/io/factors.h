@@ -30,10 +30,12 @@ int mfkv_load_bqml_ndjson(const char *path, const char *user_column, mfkv_model 
  * The unnested long CSV form, one file per side, header
  * `<side>_id,bias,factor,weight` (side "user" or "item", any id column name
  * accepted in first position), one row per (id, factor), factors in any order.
- * The global bias is not in these files and comes from the caller.
+ * The global bias is not in these files and comes from the caller.  Lines
+ * are read by @p threads threads (0: one per online CPU, at most 8); what
+ * is loaded, and every message, is the same for any.
  */
 int mfkv_load_bqml_csv(const char *users_path, const char *items_path, double global_bias,
-                       mfkv_model *out, mfkv_diag *d);
+                       unsigned threads, mfkv_model *out, mfkv_diag *d);
 
 /* numpy inputs: float32/float64 C-order .npy matrices and vectors, and id
  * lists as text files with one id per line.  Biases are optional (zero). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "decimal.h"
+#include "digits.h"
 #include "format.h"
 #include "mfkv.h"
 #include "utf8.h"
@@ -96,9 +97,10 @@ int mfkv_check_text(const mfkv_where *w, const char *s, size_t len, mfkv_diag *d
 
 int mfkv_parse_finite(const mfkv_where *w, const char *s, size_t len, double *out, mfkv_diag *d)
 {
-    /* The fast parser takes the numbers strtod reads to the same value;
+    /* The fast parser takes the numbers strtod reads to the same value
+     * (its first step inline here: loaders read millions of short ones);
      * strtod sorts out the rest and words the message. */
-    if (mfkv_decimal(s, len, out)) return MFKV_OK;
+    if ((len && mfkv_plain_decimal(s, len, out)) || mfkv_decimal(s, len, out)) return MFKV_OK;
     /* strtod needs a terminated string; longer text is no plain number. */
     char buf[128];
     if (len == 0 || len >= sizeof buf) return fail_value(d, w, "not a number", s, len);
@@ -125,27 +127,6 @@ int mfkv_parse_float(const mfkv_where *w, const char *s, size_t len, float *out,
     return MFKV_OK;
 }
 
-/* Eight digits at a time (SWAR): timestamps are runs of ten, and a loop of
- * compare-multiply-adds over them was a tenth of loading a rating log.
- * Little-endian byte order, as on every target mfkv builds for.  1 with the
- * value of the eight ASCII digits at @p p in *out; 0 (and *out untouched)
- * when any of the eight bytes is not a digit. */
-static int eight_digits(const char *p, uint64_t *out)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-    /* Every byte is 0x30..0x39: its high nibble is 3, and adding 6 keeps it 3. */
-    if ((x & 0xF0F0F0F0F0F0F0F0u) != 0x3030303030303030u ||
-        ((x + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) != 0x3030303030303030u)
-        return 0;
-    x -= 0x3030303030303030u;
-    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFu;
-    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFu;
-    x = (x * 10000 + (x >> 32)) & 0xFFFFFFFFu;
-    *out = x;
-    return 1;
-}
-
 enum { DIGITS_OK, NOT_DIGITS, ABOVE_LIMIT };
 
 /* s[0..len) as a decimal number of digits only, no greater than @p limit
@@ -157,7 +138,8 @@ static inline int scan_digits(const char *s, size_t len, uint64_t limit, uint64_
     /* 19 digits cannot wrap 64 bits: check the limit once, at the end. */
     if (len <= 19) {
         size_t i = 0;
-        for (uint64_t eight; len - i >= 8 && eight_digits(s + i, &eight); i += 8)
+        /* Eight digits at a time: timestamps are runs of ten. */
+        for (uint64_t eight; len - i >= 8 && mfkv_digits8(s + i, &eight) == 8; i += 8)
             v = v * 100000000u + eight;
         for (; i < len; i++) {
             unsigned digit = (unsigned char)s[i] - '0';

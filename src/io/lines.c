@@ -26,7 +26,7 @@ int mfkv_lines_open(mfkv_lines *r, const char *path, mfkv_diag *d)
         r->size = (uintmax_t)st.st_size;
     }
     r->cap = READ_CHUNK;
-    r->buf = malloc(r->cap);
+    r->buf = malloc(r->cap + MFKV_LINES_SLACK);
     if (!r->buf) {
         mfkv_lines_close(r);
         return mfkv_fail(d, MFKV_NOMEM, "%s: out of memory", path);
@@ -54,7 +54,7 @@ static int refill(mfkv_lines *r, mfkv_diag *d)
         if (r->cap >= MFKV_MAX_LINE_LEN)
             return mfkv_fail(d, MFKV_LIMIT, "%s:%zu: line longer than %zu bytes", r->path,
                              r->line + 1, (size_t)MFKV_MAX_LINE_LEN);
-        char *buf = realloc(r->buf, r->cap * 2);
+        char *buf = realloc(r->buf, r->cap * 2 + MFKV_LINES_SLACK);
         if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);
         r->buf = buf;
         r->cap *= 2;
@@ -62,6 +62,7 @@ static int refill(mfkv_lines *r, mfkv_diag *d)
     size_t got = fread(r->buf + r->tail, 1, r->cap - r->tail, r->f);
     r->tail += got;
     r->bytes_read += got;
+    memset(r->buf + r->tail, 0, MFKV_LINES_SLACK);
     if (got == 0) {
         if (ferror(r->f)) return mfkv_fail_errno(d, "%s:%zu: read error", r->path, r->line + 1);
         /* A file that grew is read to its new end; one that shrank has lost
@@ -106,7 +107,7 @@ int mfkv_lines_block(mfkv_lines *r, size_t want, const char **s, size_t *len, mf
     while (want & (want - 1)) want += want & -want;
     if (want > MFKV_MAX_LINE_LEN) want = MFKV_MAX_LINE_LEN;
     if (r->cap < want) {
-        char *buf = realloc(r->buf, want);
+        char *buf = realloc(r->buf, want + MFKV_LINES_SLACK);
         if (!buf) return mfkv_fail(d, MFKV_NOMEM, "%s:%zu: out of memory", r->path, r->line + 1);
         r->buf = buf;
         r->cap = want;

@@ -30,6 +30,11 @@ typedef struct mfkv_lines {
     uintmax_t size, bytes_read;
 } mfkv_lines;
 
+/* The buffer holds this many bytes past the end of every line handed out,
+ * zeros past the file's end, so a parser may read a whole word at a time
+ * (digits.h) without checking for the line's end first. */
+#define MFKV_LINES_SLACK 64
+
 /* A line longer than this is refused rather than buffered whole. */
 #define MFKV_MAX_LINE_LEN ((size_t)64 << 20)
 

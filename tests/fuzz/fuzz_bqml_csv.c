@@ -19,7 +19,7 @@ void fuzz_bqml_csv_outcome(const uint8_t *data, size_t size, char *out, size_t c
     if (u && i) {
         mfkv_model m;
         mfkv_diag d = {0};
-        int rc = mfkv_load_bqml_csv(u, i, 3.5, &m, &d);
+        int rc = mfkv_load_bqml_csv(u, i, 3.5, 0, &m, &d);
         if (rc) FUZZ_SAY(out, cap, "status %d", rc);
         else
             FUZZ_SAY(out, cap, "ok users=%u items=%u factors=%u", m.user_ids.n, m.item_ids.n, m.n_factors);

@@ -132,7 +132,7 @@ static void test_example_csv(void **state)
     mfkv_model m;
     mfkv_diag d = {0};
     int rc = mfkv_load_bqml_csv(fixture(pu, "bqml/bqml-users.csv"), fixture(pi, "bqml/bqml-items.csv"),
-                                3.58156445, &m, &d);
+                                3.58156445, 0, &m, &d);
     if (rc) fail_msg("%s", d.msg);
     check_example_model(&m);
     mfkv_model_free(&m);
@@ -162,7 +162,7 @@ static void test_ndjson_equals_csv(void **state)
     mfkv_diag d = {0};
     assert_int_equal(mfkv_load_bqml_ndjson(fixture(p, "bqml/bqml-weights.ndjson"), NULL, &a, &d), 0);
     assert_int_equal(mfkv_load_bqml_csv(fixture(pu, "bqml/bqml-users.csv"),
-                                        fixture(pi, "bqml/bqml-items.csv"), 3.58156445, &b, &d), 0);
+                                        fixture(pi, "bqml/bqml-items.csv"), 3.58156445, 0, &b, &d), 0);
     assert_same_model(&a, &b);
     mfkv_model_free(&a);
     mfkv_model_free(&b);
@@ -367,7 +367,7 @@ static void test_megabyte_lines(void **state)
     strcpy(text + n + pad, "\",0,1,0\n");
     write_file(p, "long_id_users.csv", text, -1);
     write_file(q, "items_for_long.csv", "item_id,bias,factor,weight\n1,0,1,0\n", -1);
-    assert_parse_error(mfkv_load_bqml_csv(p, q, 0, &m, &d), &d, &m, p, 3, "longer than 255");
+    assert_parse_error(mfkv_load_bqml_csv(p, q, 0, 0, &m, &d), &d, &m, p, 3, "longer than 255");
     free(text);
 }
 
@@ -391,8 +391,8 @@ static void test_binary_garbage(void **state)
     write_file(p, "garbage.bin", (const char *)junk, sizeof junk);
     assert_parse_error(mfkv_load_bqml_ndjson(p, NULL, &m, &d), &d, &m, p, 1, NULL);
     write_file(q, "users_ok.csv", "user_id,bias,factor,weight\n1,0,1,0\n", -1);
-    assert_parse_error(mfkv_load_bqml_csv(p, q, 0, &m, &d), &d, &m, p, 1, NULL);
-    assert_parse_error(mfkv_load_bqml_csv(q, p, 0, &m, &d), &d, &m, p, 0, NULL);
+    assert_parse_error(mfkv_load_bqml_csv(p, q, 0, 0, &m, &d), &d, &m, p, 1, NULL);
+    assert_parse_error(mfkv_load_bqml_csv(q, p, 0, 0, &m, &d), &d, &m, p, 0, NULL);
     float *data;
     uint64_t rows, cols;
     assert_int_equal(mfkv_npy_read(p, &data, &rows, &cols, &d), MFKV_PARSE);
@@ -463,7 +463,7 @@ static void test_csv_bad(void **state)
         write_file(pi, name, c->items, -1);
         mfkv_model m;
         mfkv_diag d = {0};
-        int rc = mfkv_load_bqml_csv(pu, pi, 1.0, &m, &d);
+        int rc = mfkv_load_bqml_csv(pu, pi, 1.0, 0, &m, &d);
         assert_parse_error(rc, &d, &m, c->bad_items ? pi : pu, c->line, c->what);
     }
 }
@@ -480,7 +480,7 @@ static void test_csv_accepts(void **state)
                "u2,1,3,0\r\n\r\n\"a,\"\"b\"\"\",1,0.25,1\r\nu2,2,4,0\r\n",
                -1);
     write_file(pi, "ok_items.csv", "ITEM_ID,bias,factor,weight\n7,2,2,1\n7,2,1,1", -1);
-    int rc = mfkv_load_bqml_csv(pu, pi, 0.5, &m, &d);
+    int rc = mfkv_load_bqml_csv(pu, pi, 0.5, 0, &m, &d);
     if (rc) fail_msg("%s", d.msg);
     assert_int_equal(m.n_factors, 2);
     assert_int_equal(m.user_ids.n, 2);
@@ -490,6 +490,79 @@ static void test_csv_accepts(void **state)
     /* 0.5 + 0 + 2 + 3 + 4 */
     assert_float_equal(mfkv_model_predict(&m, 1, 0), 9.5, 1e-12);
     mfkv_model_free(&m);
+}
+
+/*
+ * Long CSV lines are read in parallel chunks and added in file order: a
+ * ~1.2 MB users file (several chunks) with the lines the parallel pass
+ * leaves to libcsv (quoted ids, CRLF and blank lines) loads the same with
+ * 1, 3 and 8 threads, and a fault in a later chunk (a bias that differs
+ * from the id's first row) is the same message naming its line.
+ * MFKV_TEST_LIGHT (valgrind, ASan): ~0.6 MB, still two chunks.
+ */
+static void csv_digest(const char *pu, const char *pi, unsigned threads, char out[1200])
+{
+    mfkv_model m;
+    mfkv_diag d = {0};
+    int rc = mfkv_load_bqml_csv(pu, pi, 0.5, threads, &m, &d);
+    if (rc) {
+        snprintf(out, 1200, "rc %d: %s", rc, d.msg);
+        return;
+    }
+    /* FNV-1a over the ids, biases and factors (their bytes) */
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < m.user_ids.n; i++) {
+        size_t len;
+        const char *id = mfkv_idtab_str(&m.user_ids, i, &len);
+        const unsigned char *b = (const unsigned char *)&m.user_bias[i],
+                            *f = (const unsigned char *)&m.user_factors[(size_t)i * m.n_factors];
+        for (size_t k = 0; k <= len; k++) h = (h ^ (unsigned char)id[k]) * 1099511628211ull;
+        for (size_t k = 0; k < sizeof *m.user_bias; k++) h = (h ^ b[k]) * 1099511628211ull;
+        for (size_t k = 0; k < m.n_factors * sizeof *m.user_factors; k++) h = (h ^ f[k]) * 1099511628211ull;
+    }
+    snprintf(out, 1200, "%u users, %u factors, %016llx", m.user_ids.n, m.n_factors, (unsigned long long)h);
+    mfkv_model_free(&m);
+}
+
+static void test_csv_threads_agree(void **state)
+{
+    (void)state;
+    enum { K = 25 };
+    size_t ids = getenv("MFKV_TEST_LIGHT") ? 1000 : 2000;
+    char pu[4096], pi[4096];
+    char items[64 + K * 16] = "item_id,bias,factor,weight\n";
+    for (int k = 1; k <= K; k++) snprintf(items + strlen(items), sizeof items - strlen(items), "1,0,%d,0\n", k);
+    write_file(pi, "agree_items.csv", items, -1);
+    for (int fault = 0; fault < 2; fault++) {
+        FILE *f = fopen(write_file(pu, "agree_users.csv", "", -1), "wb");
+        assert_non_null(f);
+        fputs("user_id,bias,factor,weight\n", f);
+        size_t line = 1, bad_line = 0;
+        for (size_t i = 0; i < ids; i++)
+            for (size_t k = K; k >= 1; k--) {
+                line++;
+                if (i % 97 == 5 && k == 3) fputs("\n", f), line++;
+                int bad = fault && i == ids * 5 / 6 && k == 7;
+                if (bad) bad_line = line;
+                fprintf(f, i % 89 == 7 ? "\"%zu\"," : "%zu,", i);
+                fprintf(f, "%s,%zu,%.4f%s", bad ? "0.25" : i % 2 ? "-0.5" : "0.125", k, (double)(i % 13) / 8 - (double)k / 32,
+                        i % 101 == 9 ? "\r\n" : "\n");
+            }
+        assert_int_equal(fclose(f), 0);
+        char one[1200], many[1200];
+        csv_digest(pu, pi, 1, one);
+        for (unsigned threads = 3; threads <= 8; threads += 5) {
+            csv_digest(pu, pi, threads, many);
+            assert_string_equal(one, many);
+        }
+        char want[4300];
+        if (fault)
+            snprintf(want, sizeof want, "rc 8: %s:%zu: field bias: 0.25 differs from %s on line", pu, bad_line,
+                     ids * 5 / 6 % 2 ? "-0.5" : "0.125");
+        else
+            snprintf(want, sizeof want, "%zu users, %d factors, ", ids, K);
+        if (strncmp(one, want, strlen(want))) fail_msg("%s\nwanted\n%s", one, want);
+    }
 }
 
 /* Blanks around unquoted fields are not part of them (libcsv's rule, which
@@ -502,7 +575,7 @@ static void test_csv_blanks_around_fields(void **state)
     mfkv_diag d = {0};
     write_file(pu, "blank_users.csv", "user_id , bias,factor,weight\n u1 ,\t0.5, 1 ,2\n \t \n u1 , 0.5 ,2,\t+3 \n", -1);
     write_file(pi, "blank_items.csv", "item_id,bias,factor,weight\ni1,0,1,1\ni1,0,2,1\n", -1);
-    int rc = mfkv_load_bqml_csv(pu, pi, 0.25, &m, &d);
+    int rc = mfkv_load_bqml_csv(pu, pi, 0.25, 0, &m, &d);
     if (rc) fail_msg("%s", d.msg);
     assert_int_equal(m.user_ids.n, 1);
     assert_string_equal(mfkv_idtab_str(&m.user_ids, 0, NULL), "u1");
@@ -785,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_csv_bad),
         cmocka_unit_test(test_csv_accepts),
         cmocka_unit_test(test_csv_blanks_around_fields),
+        cmocka_unit_test(test_csv_threads_agree),
         cmocka_unit_test(test_npy_round_trip),
         cmocka_unit_test(test_npy_versions_and_f8),
         cmocka_unit_test(test_npy_bad),

@@ -464,7 +464,7 @@ static void test_threads_agree(void **state)
             char want[512];
             if (skip) {
                 snprintf(want, sizeof want, "%zu skipped",
-                         (cases[c].bad < rows) + (cases[c].repeat < rows));
+                         (size_t)(cases[c].bad < rows) + (cases[c].repeat < rows));
                 assert_non_null(strstr(one, want));
             } else if (cases[c].bad < rows || cases[c].repeat < rows) {
                 int repeat_first = cases[c].repeat < cases[c].bad;
@@ -473,6 +473,47 @@ static void test_threads_agree(void **state)
                 assert_memory_equal(one, want, strlen(want));
             }
         }
+    }
+}
+
+/*
+ * Repeated pairs are found by a bitmap of the pairs when one is small next
+ * to the ratings, else by grouping the ratings by user: a log of 2,000
+ * ratings takes each way, dense (50 users x 40 items, every pair once) and
+ * sparse (user k rated item k), with the pair of row 10 again on rows 1,500
+ * and 1,800 and a blank line before them.  Both must name the first repeat's
+ * line, and under skip_invalid drop both repeats and keep row 10.
+ */
+static void test_repeats_dense_and_sparse(void **state)
+{
+    (void)state;
+    enum { ROWS = 2000 };
+    for (int sparse = 0; sparse < 2; sparse++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/repeats.csv", tmpdir);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(HEADER, f);
+        for (size_t k = 0; k < ROWS; k++) {
+            size_t row = k == 1500 || k == 1800 ? 10 : k;
+            if (k == 1000) fputs("\n", f);
+            fprintf(f, "%zu,%zu,4,%zu\n", sparse ? row : row % 50, sparse ? row : row / 50, k);
+        }
+        assert_int_equal(fclose(f), 0);
+        mfkv_ratings r;
+        mfkv_diag d = {0};
+        assert_int_equal(mfkv_ratings_load(path, NULL, &r, &d), MFKV_PARSE);
+        char want[512];
+        snprintf(want, sizeof want, "%s:1503: field movieId: user \"10\" rated item \"%d\" on an earlier line too",
+                 path, sparse ? 10 : 0);
+        assert_string_equal(d.msg, want);
+        mfkv_ratings_opts opts = {.skip_invalid = 1};
+        load_ok(path, &opts, &r);
+        assert_int_equal(r.n, ROWS - 2);
+        assert_int_equal(r.skipped, 2);
+        assert_int_equal(r.timestamp[10], 10);
+        assert_int_equal(r.timestamp[1500], 1501);
+        mfkv_ratings_free(&r);
     }
 }
 
@@ -643,6 +684,24 @@ static void test_movie_title_length_limit(void **state)
     assert_int_equal(strlen(title_of(&m, 0)), 65535);
     assert_string_equal(genres_of(&m, 0), "");
     mfkv_movies_free(&m);
+
+    /* `.dat`: checked for length only (the line is valid UTF-8 once
+     * converted), also a genres field, and a Latin-1 title that only grows
+     * past the limit as UTF-8. */
+    static const struct { const char *head, *tail, *message; unsigned char fill; size_t n; } dat[] = {
+        {"7::", "::Drama\n", "field title: 65536 bytes is longer than 65535", 'x', 65536},
+        {"7::Title::", "\n", "field genres: 65536 bytes is longer than 65535", 'x', 65536},
+        {"7::", "::Drama\n", "field title: 80000 bytes is longer than 65535", 0xE9, 40000},
+    };
+    for (size_t k = 0; k < sizeof dat / sizeof *dat; k++) {
+        head = sprintf(content, "%s", dat[k].head);
+        memset(content + head, dat[k].fill, dat[k].n);
+        size_t n = (size_t)head + dat[k].n + (size_t)sprintf(content + head + dat[k].n, "%s", dat[k].tail);
+        path = write_temp("movies.dat", content, n);
+        assert_int_equal(mfkv_movies_load(path, &m, &d), MFKV_PARSE);
+        snprintf(want, sizeof want, "%s:1: %s", path, dat[k].message);
+        assert_string_equal(d.msg, want);
+    }
     free(content);
 }
 
@@ -663,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_file_shrinks_while_read),
         cmocka_unit_test(test_generated_log_roundtrip),
         cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_repeats_dense_and_sparse),
         cmocka_unit_test(test_movies_dat_latin1),
         cmocka_unit_test(test_movies_csv_quoted_titles),
         cmocka_unit_test(test_movies_bad_lines),

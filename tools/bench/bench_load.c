@@ -2,14 +2,14 @@
  * bench_load - time one of mfkv's input loaders on a file, nothing else.
  *
  *   zig-out/bench/bench_load ndjson WEIGHTS.ndjson [REPEATS]
- *   zig-out/bench/bench_load csv USERS.csv ITEMS.csv [REPEATS]
+ *   zig-out/bench/bench_load csv USERS.csv ITEMS.csv [REPEATS [THREADS]]
  *   zig-out/bench/bench_load ratings RATINGS [REPEATS [THREADS]]
  *   zig-out/bench/bench_load movies MOVIES [REPEATS]
  *
  * Prints one JSON line: the best wall time of REPEATS loads (default 3, so
  * a cold page cache on the first does not decide the figure), the best CPU
  * time (the steadier figure on a shared machine), the bytes read and what
- * was loaded.  THREADS: mfkv_ratings_opts.threads (default 1: one core, the
+ * was loaded.  THREADS: the loader's threads (default 1: one core, the
  * figure issue 9 sets; 0 is the library's default, one per CPU).
  * tools/bench_load.py runs it next to its peers.
  */
@@ -48,7 +48,7 @@ static int load(const char *format, char **files, unsigned threads, char what[12
     } else {
         mfkv_model m;
         rc = !strcmp(format, "ndjson") ? mfkv_load_bqml_ndjson(files[0], NULL, &m, d)
-                                       : mfkv_load_bqml_csv(files[0], files[1], 0, &m, d);
+                                       : mfkv_load_bqml_csv(files[0], files[1], 0, threads, &m, d);
         if (rc) return rc;
         snprintf(what, 128, "%u users, %u items, %u factors", m.user_ids.n, m.item_ids.n, m.n_factors);
         mfkv_model_free(&m);
@@ -59,11 +59,12 @@ static int load(const char *format, char **files, unsigned threads, char what[12
 int main(int argc, char **argv)
 {
     int n_files = argc > 1 && !strcmp(argv[1], "csv") ? 2 : 1;
-    int max_args = 3 + n_files + (argc > 1 && !strcmp(argv[1], "ratings"));
+    int threaded = argc > 1 && (!strcmp(argv[1], "ratings") || !strcmp(argv[1], "csv"));
+    int max_args = 3 + n_files + threaded;
     if (argc < 2 + n_files || argc > max_args ||
         (strcmp(argv[1], "ndjson") && strcmp(argv[1], "csv") && strcmp(argv[1], "ratings") &&
          strcmp(argv[1], "movies"))) {
-        fprintf(stderr, "usage: %s ndjson|csv|ratings|movies FILE [ITEMS.csv for csv] [REPEATS [THREADS for ratings]]\n",
+        fprintf(stderr, "usage: %s ndjson|csv|ratings|movies FILE [ITEMS.csv for csv] [REPEATS [THREADS for ratings, csv]]\n",
                 argv[0]);
         return 2;
     }
