@@ -3,6 +3,7 @@
 //! Sources are discovered by folder so that adding a file needs no edit here:
 //!   src/reader/*.c             libmfkv, the public reader library (include/mfkv.h)
 //!   src/{common,io,builder,train,render,serve}/*.c   libmfkvcore, internal, linked into the CLI
+//!                              (and their *.cpp, compiled by g++)
 //!   src/cli/*.c                the `mfkv` executable
 //!   src/buildlib/*.c           libmfkvbuild, the shared builder library (include/mfkv_build.h)
 //!   tests/unit/test_*.c        one cmocka test program each  -> zig-out/tests/
@@ -55,19 +56,22 @@ pub fn build(b: *std.Build) !void {
     for (core_dirs) |dir| {
         core_mod.addCSourceFiles(.{ .files = try listC(b, dir, null), .flags = c_flags });
     }
-    // src/io/*.cpp: thin C++ files behind C interfaces, around Debian's C++
-    // parsers (simdjson, fast_float).  libsimdjson is built by g++ against
-    // libstdc++, so g++ compiles these too (zig's clang would use its own
-    // libc++) and the programs link libstdc++.
-    for (try listFiles(b, "src/io", null, ".cpp")) |file| {
-        const cxx = b.addSystemCommand(&.{ "g++", "-O2", "-c" });
-        cxx.addArgs(try readFlags(b, "cxx"));
-        cxx.addArg("-I");
-        cxx.addDirectoryArg(b.path("src"));
-        cxx.addFileArg(b.path(file));
-        for (try listFiles(b, "src/io", null, ".h")) |h| cxx.addFileInput(b.path(h));
-        cxx.addArg("-o");
-        core_mod.addObjectFile(cxx.addOutputFileArg(b.fmt("{s}.o", .{std.fs.path.stem(file)})));
+    // The .cpp files of those folders: thin C++ files behind C interfaces,
+    // around Debian's C++ libraries (simdjson, fast_float in src/io, fmt in
+    // src/common).  libsimdjson is built by g++ against libstdc++, so g++
+    // compiles these too (zig's clang would use its own libc++) and the
+    // programs link libstdc++.
+    for (core_dirs) |dir| {
+        for (try listFiles(b, dir, null, ".cpp")) |file| {
+            const cxx = b.addSystemCommand(&.{ "g++", "-O2", "-c" });
+            cxx.addArgs(try readFlags(b, "cxx"));
+            cxx.addArg("-I");
+            cxx.addDirectoryArg(b.path("src"));
+            cxx.addFileArg(b.path(file));
+            for (try listFiles(b, dir, null, ".h")) |h| cxx.addFileInput(b.path(h));
+            cxx.addArg("-o");
+            core_mod.addObjectFile(cxx.addOutputFileArg(b.fmt("{s}.o", .{std.fs.path.stem(file)})));
+        }
     }
     // A static archive must not link shared libraries (zig would archive the
     // .so files); the programs that use it link them instead.

@@ -21,7 +21,7 @@ jobs=$(nproc)
 stale() { [ ! -f "$2" ] || [ "$1" -nt "$2" ] || [ build-flags.txt -nt "$2" ] || [ -n "$(find src -name '*.h' -newer "$2" | head -1)" ]; }
 objs="" todo=""
 # The C++ files (build.zig compiles them with g++ too), sanitized alike.
-for src in src/io/*.cpp src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/render/*.c src/serve/*.c; do
+for src in src/common/*.cpp src/io/*.cpp src/reader/*.c src/common/*.c src/io/*.c src/builder/*.c src/train/*.c src/render/*.c src/serve/*.c; do
     [ -f "$src" ] || continue
     obj="$out/obj/$(echo "$src" | tr / _).o"
     stale "$src" "$obj" && todo="$todo $src:$obj"

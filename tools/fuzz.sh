@@ -47,9 +47,9 @@ CFLAGS="$(sed -n 's/^c: //p' build-flags.txt) -g -O1 -fno-omit-frame-pointer $SA
 LIBS="-llmdb -lxxhash -lopenblas -ljansson -lsimdjson -lcsv -lhttp_parser -lm -lpthread -lstdc++"
 mkdir -p "$out/obj" "$out/bin"
 objs=""
-# The C++ files behind src/io's C interfaces (simdjson, fast_float), with
-# the C++ flags of every build.
-for src in src/io/*.cpp; do
+# The C++ files behind C interfaces (fmt in src/common, simdjson and
+# fast_float in src/io), with the C++ flags of every build.
+for src in src/common/*.cpp src/io/*.cpp; do
     obj="$out/obj/$(echo "$src" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ build-flags.txt -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -1)" ]; then
         $CXX $(sed -n 's/^cxx: //p' build-flags.txt) -g -O1 -fno-omit-frame-pointer $SAN \

@@ -26,7 +26,7 @@ done
 APT_PACKAGES="gcc pkg-config python3 python3-venv python3-pip valgrind
   liblmdb-dev libxxhash-dev libopenblas-dev libjansson-dev libcsv-dev libhttp-parser-dev libcmocka-dev
   chromium ${MFKV_EXTRA_APT:-} $EXTRA_APT
-  g++ libsimdjson-dev libfast-float-dev"
+  g++ libsimdjson-dev libfast-float-dev libfmt-dev"
 # Java for the Spark job of the Python package (python/mfkv/spark.py); the JRE's
 # postinst needs man1, which slim images lack.
 APT_PACKAGES="$APT_PACKAGES openjdk-17-jre-headless"

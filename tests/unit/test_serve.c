@@ -37,7 +37,9 @@ static void check_score(float v, const char *want)
 }
 
 /* Expected strings are numpy's shortest round-trip float32 digits
- * (np.format_float_positional / _scientific(unique=True)). */
+ * (np.format_float_positional / _scientific(unique=True)), laid out as
+ * numfmt.h says: positional for decimal exponents -6..20 (either side of
+ * each cut-off, both signs). */
 static void score_matches_numpy_shortest(void **state)
 {
     (void)state;
@@ -50,17 +52,40 @@ static void score_matches_numpy_shortest(void **state)
     check_score(123456789.0f, "123456790");
     check_score(1e-6f, "0.000001");
     check_score(1e-7f, "1e-07");
+    check_score(-1e-6f, "-0.000001");
+    check_score(9.999999e-7f, "9.999999e-07"); /* the float below 1e-6 */
     check_score(1e20f, "100000000000000000000");
+    check_score(9.9999995e20f, "999999950000000000000"); /* below 1e21 */
     check_score(1e21f, "1e+21");
+    check_score(-1e21f, "-1e+21");
+    check_score(0x1p-20f, "9.536743e-07");
+    check_score(0x1p-10f, "0.0009765625");
     check_score(3.4028235e38f, "3.4028235e+38");
     check_score(0.0f, "0");
+    check_score(-0.0f, "-0");
     check_score(NAN, "null");
     check_score(INFINITY, "null");
+    check_score(-INFINITY, "null");
 }
+
+/* The three floats where numpy (and Dragonbox) differ from the rule: powers
+ * of two, whose rounding interval reaches half as far below as above.  An
+ * 8-digit decimal above each is inside it, but the nearest 8-digit decimal
+ * is below and outside, so printf's rounding needs 9 digits. */
+static void score_at_lopsided_powers_of_two_is_printfs(void **state)
+{
+    (void)state;
+    check_score(0x1p87f, "1.54742505e+26"); /* numpy: 1.5474251e+26 */
+    check_score(0x1p90f, "1.23794004e+27"); /* numpy: 1.2379401e+27 */
+    check_score(-0x1p-96f, "-1.26217745e-29"); /* numpy: -1.2621775e-29 */
+}
+
+static void check_nearest(float v);
 
 /* Every text reads back as the same float, and no text with one digit
  * fewer does: the closest decimal with d-1 significant digits is %.{d-2}e,
- * and if it misses the float's rounding interval every other one does too. */
+ * and if it misses the float's rounding interval every other one does too.
+ * And it is the nearest of its length (check_nearest). */
 static void score_round_trips_and_is_shortest(void **state)
 {
     (void)state;
@@ -73,6 +98,7 @@ static void score_round_trips_and_is_shortest(void **state)
         char text[MFKV_FLOAT_TEXT_MAX];
         mfkv_format_float(text, v);
         assert_true(strtof(text, NULL) == v);
+        check_nearest(v);
         int sig = 0, leading = 1;
         for (const char *p = text; *p && *p != 'e'; p++) {
             if (*p < '0' || *p > '9') continue;
@@ -108,13 +134,20 @@ static void check_nearest(float v)
     if (strtod(text, NULL) != strtod(want, NULL)) fail_msg("%.9g: got %s, want %s", (double)v, text, want);
 }
 
+/* Both signs: the sign is written apart from the digits. */
+static void check_nearest_both_signs(float v)
+{
+    check_nearest(v);
+    check_nearest(-v);
+}
+
 static void check_bits_around(uint32_t bits, int radius)
 {
     for (int d = -radius; d <= radius; d++) {
         uint32_t b = bits + (uint32_t)d;
         float v;
         memcpy(&v, &b, sizeof v);
-        if (isfinite(v)) check_nearest(v);
+        if (isfinite(v)) check_nearest_both_signs(v);
     }
 }
 
@@ -130,7 +163,7 @@ static void score_is_nearest_at_shortest_length(void **state)
     }
     check_bits_around(0x00000001u, 40);   /* smallest subnormals */
     check_bits_around(0x7f7fffffu - 40, 40); /* largest floats */
-    for (float v = 3.5f; v < 3.52f; v = nextafterf(v, 5.0f)) check_nearest(v);
+    for (float v = 3.5f; v < 3.52f; v = nextafterf(v, 5.0f)) check_nearest_both_signs(v);
 }
 
 static void buf_escapes_json_and_html(void **state)
@@ -632,6 +665,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(score_matches_numpy_shortest),
+        cmocka_unit_test(score_at_lopsided_powers_of_two_is_printfs),
         cmocka_unit_test(score_round_trips_and_is_shortest),
         cmocka_unit_test(score_is_nearest_at_shortest_length),
         cmocka_unit_test(buf_escapes_json_and_html),
