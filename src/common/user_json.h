@@ -8,7 +8,7 @@
  * One line, no whitespace.  "fallback" is true when the list is the store's
  * list for unknown users standing in for this one.  Every item has a title
  * ("" when the store has none) and its genres as an array (split at '|';
- * [] when none).  Scores are mfkv_format_float's shortest float32 digits.
+ * [] when none).  Scores are mfkv_format_float's float32 text (numfmt.h).
  */
 #ifndef MFKV_USER_JSON_H
 #define MFKV_USER_JSON_H

@@ -10,8 +10,9 @@
  *   {"outputs":{"predicted_rating":[[7.1595457,3.2]],"predicted_item_id":[["3382","1"]]}}\n
  * No whitespace except the final newline.  Item ids are JSON strings.
  *
- * Scores are written by mfkv_format_float (numfmt.h): the shortest digits
- * that read back as the stored float32.
+ * Scores are written by mfkv_format_float (numfmt.h): the fewest digits
+ * that read back as the stored float32 (numfmt.h says where that is one
+ * digit more than Dragonbox's).
  */
 #ifndef MFKV_PREDICT_JSON_H
 #define MFKV_PREDICT_JSON_H
