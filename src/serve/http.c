@@ -43,11 +43,6 @@ typedef struct span {
 enum { HDR_IF_NONE_MATCH, HDR_ORIGIN, HDR_EXPECT, HDR_COUNT };
 static const char *const hdr_names[HDR_COUNT] = {"if-none-match", "origin", "expect"};
 
-typedef struct bytes {
-    char *data;
-    size_t len, cap;
-} bytes;
-
 typedef struct worker worker;
 
 typedef struct conn {
@@ -68,12 +63,12 @@ typedef struct conn {
     int in_field; /* the last callback was for a header name */
     int cur_hdr;  /* the header whose value is being read, or -1 */
     uint32_t head_keep; /* the bytes of in[] the spans need, and one for a NUL */
-    bytes body;
+    mfkv_buf body;
     /* The connection. */
     int readable;       /* edge-triggered: the socket may hold unread bytes */
     int closing;        /* close once out is sent */
     int answered_early; /* refused before its request was read whole */
-    bytes out;          /* answers, sent from out.data + sent */
+    mfkv_buf out;       /* answers, sent from out.data + sent */
     size_t sent;
     uint32_t in_len, fed; /* bytes in in[]; of those, given to the parser */
     char in[SERVE_HEAD_MAX];
@@ -111,31 +106,11 @@ static uint64_t now_ns(void)
 
 /* ------------------------------------------------------------ buffers */
 
-static int bytes_reserve(bytes *b, size_t more)
-{
-    if (b->cap - b->len >= more) return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < more) cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) return -1;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
+/* Appends to the output buffer (mfkv_buf: an allocation failure is found
+ * once the answer is assembled). */
+static void put(conn *c, const void *p, size_t n) { mfkv_buf_put(&c->out, p, n); }
 
-/* Appends to the output buffer; an allocation failure is found by out_ok()
- * once the answer is assembled. */
-static void put(conn *c, const void *p, size_t n)
-{
-    if (c->out.len == SIZE_MAX || bytes_reserve(&c->out, n)) {
-        c->out.len = SIZE_MAX; /* failed */
-        return;
-    }
-    memcpy(c->out.data + c->out.len, p, n);
-    c->out.len += n;
-}
-
-static void puts_(conn *c, const char *s) { put(c, s, strlen(s)); }
+static void puts_(conn *c, const char *s) { mfkv_buf_puts(&c->out, s); }
 
 static void put_uint(conn *c, size_t v)
 {
@@ -189,10 +164,8 @@ static void request_reset(conn *c)
     c->cur_hdr = -1;
     c->head_keep = 0;
     c->body.len = 0;
-    if (c->body.cap > KEEP_MAX) { /* up to --max-body: not kept for every idle connection */
-        free(c->body.data);
-        c->body = (bytes){0};
-    }
+    /* Up to --max-body: not kept for every idle connection. */
+    if (c->body.cap > KEEP_MAX || mfkv_buf_status(&c->body)) mfkv_buf_free(&c->body);
 }
 
 /* A header's value (trailing blanks cut), or NULL when it is absent. */
@@ -317,8 +290,9 @@ static void put_response(conn *c, const serve_response *res, int keep_alive, int
     }
     put(c, "\r\n", 2);
     if (!head && res->status != 204 && res->status != 304) put(c, res->body.data, res->body.len);
-    if (c->out.len == SIZE_MAX) { /* out of memory: send the answers before this one, then close */
+    if (mfkv_buf_status(&c->out)) { /* out of memory: send the answers before this one, then close */
         c->out.len = at;
+        c->out.failed = 0;
         c->closing = 1;
         return;
     }
@@ -475,14 +449,8 @@ static int on_body(http_parser *p, const char *at, size_t len)
     const serve_config *cfg = c->w->h->st->config;
     /* A chunked body declares no length: it is refused once it passes the limit. */
     if (len > cfg->max_body - c->body.len) c->refuse = 413;
-    else if (bytes_reserve(&c->body, len + 1)) c->refuse = 500;
-    if (c->refuse) {
-        http_parser_pause(p, 1);
-        return 0;
-    }
-    memcpy(c->body.data + c->body.len, at, len);
-    c->body.len += len;
-    c->body.data[c->body.len] = '\0';
+    else if (mfkv_buf_put(&c->body, at, len), mfkv_buf_status(&c->body)) c->refuse = 500;
+    if (c->refuse) http_parser_pause(p, 1);
     return 0;
 }
 
@@ -585,8 +553,8 @@ static void conn_close(conn *c, int answered)
         close(c->fd);
     }
     atomic_fetch_sub(&st->open_connections, 1);
-    free(c->out.data);
-    free(c->body.data);
+    mfkv_buf_free(&c->out);
+    mfkv_buf_free(&c->body);
     free(c);
 }
 
@@ -609,10 +577,7 @@ static int flush(conn *c, uint64_t now)
         }
     }
     c->out.len = c->sent = 0;
-    if (c->out.cap > KEEP_MAX) {
-        free(c->out.data);
-        c->out = (bytes){0};
-    }
+    if (c->out.cap > KEEP_MAX) mfkv_buf_free(&c->out);
     rearm(c, now); /* answered: waiting for the next request starts now */
     return 0;
 }
@@ -911,8 +876,8 @@ int serve_http_replay(serve_state *st, const char *in, size_t len, size_t piece,
         at += n;
     }
     int closing = c->closing;
-    free(c->out.data);
-    free(c->body.data);
+    mfkv_buf_free(&c->out);
+    mfkv_buf_free(&c->body);
     free(c);
     return mfkv_buf_status(out) ? -1 : closing;
 }
